@@ -1,0 +1,1 @@
+//! Configuration: the typed model, the ldirectord.cf parser and the TOML format.

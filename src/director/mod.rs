@@ -1,0 +1,1 @@
+//! The director: desired IPVS state from config and health, and how to get there.

@@ -1,0 +1,24 @@
+//! lvsd: a Linux Virtual Server director that replaces ldirectord.
+//!
+//! # Layout
+//!
+//! - [`config`]: the configuration model, the `ldirectord.cf` parser (every
+//!   directive ldirectord accepts, with its defaults) and the equivalent TOML
+//!   format. Pure: text in, model or `file:line: message` diagnostics out,
+//!   except for host and service name resolution at load.
+//! - [`ipvs`]: the kernel's IPVS table: a typed model, the generic netlink
+//!   client (family "IPVS") and the ipvsadm-compatible renderings used by
+//!   `lvsd list` and `lvsd save`.
+//! - [`director`]: what the table should hold given the config (and, later,
+//!   health), and the minimal changes that get the kernel there.
+//! - [`cli`]: the command line; the only place that prints and picks exit codes.
+//!
+//! Library modules report errors with `thiserror` types; only `cli` turns them
+//! into messages and exit codes.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod director;
+pub mod ipvs;
