@@ -9,6 +9,8 @@
 //! - [`ipvs`]: the kernel's IPVS table: a typed model, the generic netlink
 //!   client (family "IPVS") and the ipvsadm-compatible renderings used by
 //!   `lvsd list` and `lvsd save`.
+//! - [`check`]: health checks of real servers, one file per checker, and the
+//!   engine that runs them concurrently with hard deadlines.
 //! - [`director`]: what the table should hold given the config (and, later,
 //!   health), and the minimal changes that get the kernel there.
 //! - [`cli`]: the command line; the only place that prints and picks exit codes.
@@ -18,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod director;

@@ -1,0 +1,1 @@
+//! Health checks of real servers (ldirectord check types and services).
