@@ -13,6 +13,8 @@
 //!   engine that runs them concurrently with hard deadlines.
 //! - [`director`]: what the table should hold given the config (and, later,
 //!   health), and the minimal changes that get the kernel there.
+//! - [`daemon`]: the long-running process: pid files, signals, readiness,
+//!   and the ldirectord-compatible start/stop/status/reload.
 //! - [`cli`]: the command line; the only place that prints and picks exit codes.
 //!
 //! Library modules report errors with `thiserror` types; only `cli` turns them
@@ -23,5 +25,6 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod director;
 pub mod ipvs;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod config_cmds;
 mod ipvs_cmds;
+pub mod ldcompat;
 
 /// Exit code for a configuration error, as ldirectord uses.
 pub const EXIT_CONFIG: u8 = 2;
