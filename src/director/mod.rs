@@ -2,5 +2,7 @@
 //!
 //! - [`diff`]: the minimal ordered changes from the kernel's table to the
 //!   desired one, on owned services only.
+//! - [`owned`]: the state file recording which services lvsd owns.
 
 pub mod diff;
+pub mod owned;

@@ -1,0 +1,141 @@
+//! The record of which virtual services lvsd owns, kept in a state file under
+//! `/run` so that a virtual removed from the configuration while lvsd was not
+//! running is still cleaned up at the next start, and so that services of
+//! anyone else are never touched.
+//!
+//! One service per line, in the form `ServiceKey` displays
+//! (`tcp 10.0.0.1:80`, `udp [2001:db8::1]:53`, `fwmark 7`, `fwmark 7 ipv6`).
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::ipvs::table::{Family, Protocol, ServiceKey};
+
+use super::diff::Owned;
+
+/// Renders the owned set, one key per line, sorted.
+pub fn render(owned: &Owned) -> String {
+    owned.iter().map(|k| format!("{k}\n")).collect()
+}
+
+/// Parses one line written by [`render`].
+pub fn parse_key(line: &str) -> Option<ServiceKey> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["fwmark", mark] => Some(ServiceKey::FwMark {
+            family: Family::Inet,
+            mark: mark.parse().ok()?,
+        }),
+        ["fwmark", mark, "ipv6"] => Some(ServiceKey::FwMark {
+            family: Family::Inet6,
+            mark: mark.parse().ok()?,
+        }),
+        [proto, addr] => {
+            let protocol = match *proto {
+                "tcp" => Protocol::Tcp,
+                "udp" => Protocol::Udp,
+                "sctp" => Protocol::Sctp,
+                _ => return None,
+            };
+            Some(ServiceKey::Inet {
+                protocol,
+                addr: addr.parse::<SocketAddr>().ok()?,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Parses a whole state file. Lines that do not parse are returned apart so
+/// the caller can log them; they are never guessed at.
+pub fn parse(text: &str) -> (Owned, Vec<String>) {
+    let mut owned = Owned::new();
+    let mut bad = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match parse_key(line) {
+            Some(k) => {
+                owned.insert(k);
+            }
+            None => bad.push(line.to_string()),
+        }
+    }
+    (owned, bad)
+}
+
+/// Reads the state file; a missing file is an empty set.
+pub fn load(path: &Path) -> io::Result<(Owned, Vec<String>)> {
+    match fs::read_to_string(path) {
+        Ok(s) => Ok(parse(&s)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((Owned::new(), Vec::new())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the state file atomically, so a crash never leaves half a record.
+pub fn store(path: &Path, owned: &Owned) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, render(owned))?;
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_kind_round_trips() {
+        let keys = [
+            ServiceKey::Inet {
+                protocol: Protocol::Tcp,
+                addr: "10.0.0.1:80".parse().unwrap(),
+            },
+            ServiceKey::Inet {
+                protocol: Protocol::Udp,
+                addr: "[2001:db8::1]:53".parse().unwrap(),
+            },
+            ServiceKey::Inet {
+                protocol: Protocol::Sctp,
+                addr: "10.0.0.2:3868".parse().unwrap(),
+            },
+            ServiceKey::FwMark {
+                family: Family::Inet,
+                mark: 7,
+            },
+            ServiceKey::FwMark {
+                family: Family::Inet6,
+                mark: u32::MAX,
+            },
+        ];
+        let owned: Owned = keys.into_iter().collect();
+        let (back, bad) = parse(&render(&owned));
+        assert_eq!(back, owned);
+        assert!(bad.is_empty());
+    }
+
+    #[test]
+    fn garbage_lines_are_reported_not_guessed() {
+        let (owned, bad) = parse("tcp 10.0.0.1:80\nicmp 1.2.3.4:0\nfwmark x\n\n");
+        assert_eq!(owned.len(), 1);
+        assert_eq!(bad, vec!["icmp 1.2.3.4:0", "fwmark x"]);
+    }
+
+    #[test]
+    fn store_and_load() {
+        let dir = std::env::temp_dir().join(format!("lvsd-owned-{}", std::process::id()));
+        let path = dir.join("x.owned");
+        assert!(load(&path).unwrap().0.is_empty());
+        let owned: Owned = [ServiceKey::FwMark {
+            family: Family::Inet,
+            mark: 3,
+        }]
+        .into();
+        store(&path, &owned).unwrap();
+        assert_eq!(load(&path).unwrap().0, owned);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
