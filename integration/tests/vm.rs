@@ -22,3 +22,34 @@ fn lvsd_binary_runs_in_the_guest() {
         "unexpected --version output: {out}"
     );
 }
+
+/// The test networks carry traffic through an IPVS table in both modes
+/// (programmed here with ipvsadm, so that later failures point at lvsd).
+#[test]
+fn topologies_pass_traffic_through_ipvs() {
+    use lvsd_integration::topology::{Mode, Topology};
+    require_vm();
+    for (mode, fwd, net) in [(Mode::Nat, "-m", 50), (Mode::Dr, "-g", 52)] {
+        let t = Topology::new("vmt", mode, 2, net);
+        t.director.sh(&format!("ipvsadm -A -t {}:80 -s rr", t.vip));
+        for ip in &t.real_ips {
+            t.director
+                .sh(&format!("ipvsadm -a -t {}:80 -r {ip}:80 {fwd} -w 1", t.vip));
+        }
+        let got = t.fetch(4, None);
+        let rs1 = got
+            .iter()
+            .filter(|s| s.as_deref() == Some("vmtrs1"))
+            .count();
+        let rs2 = got
+            .iter()
+            .filter(|s| s.as_deref() == Some("vmtrs2"))
+            .count();
+        assert_eq!(
+            (rs1, rs2),
+            (2, 2),
+            "{mode:?}: round robin over two reals: {got:?}"
+        );
+        drop(t);
+    }
+}
