@@ -1,0 +1,355 @@
+//! The check engine: runs the probes the specs ask for and reports health.
+//!
+//! Specs with the same [`Probe`] and interval form one group, checked by one
+//! tokio task whose result feeds every key in the group, each through its own
+//! [`Hysteresis`](super::hysteresis::Hysteresis) (ldirectord keeps `failcount` per virtual and real, but
+//! probes a `real_id` once). `checktype=on`/`off` need no task: their state is
+//! set when the specs are applied.
+//!
+//! [`Engine::apply`] takes the whole desired set and diffs it against what
+//! runs: unchanged groups keep running with their state, groups no longer
+//! wanted are aborted, new ones start staggered over their interval. Events
+//! go out on transitions only; [`Engine::snapshot`] reads every state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::hysteresis::Health;
+use super::runner::{self, Subscriber};
+use super::spec::{CheckKind, CheckSpec, Probe};
+use super::{Checker, Outcome};
+
+/// What the engine needs of the director's keys.
+pub trait Key: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static {}
+impl<T: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static> Key for T {}
+
+/// A transition of one key's health.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthEvent<K> {
+    pub key: K,
+    pub from: Health,
+    pub to: Health,
+    /// The last probe's outcome, or why the state was set without a probe.
+    pub reason: String,
+}
+
+/// The current state of one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub health: Health,
+    /// Consecutive failures since the last success.
+    pub failures: u32,
+    /// The last probe's outcome (or why no probe runs).
+    pub last: Option<String>,
+    pub last_checked: Option<Instant>,
+}
+
+impl Status {
+    fn unknown() -> Status {
+        Status {
+            health: Health::Unknown,
+            failures: 0,
+            last: None,
+            last_checked: None,
+        }
+    }
+}
+
+/// Identifies a group's task so that a task aborted by a reconfiguration
+/// cannot write over the state of its successor.
+pub(crate) type GroupId = u64;
+
+struct Entry {
+    group: Option<GroupId>,
+    status: Status,
+}
+
+/// State shared by the engine and its tasks.
+pub(crate) struct Shared<K> {
+    table: Mutex<HashMap<K, Entry>>,
+    events: mpsc::UnboundedSender<HealthEvent<K>>,
+}
+
+impl<K: Key> Shared<K> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, Entry>> {
+        // A panic elsewhere while holding the lock leaves plain data behind;
+        // keep serving it rather than poisoning every later call.
+        self.table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a probe result for the subscribers of `group`, emitting
+    /// events for those whose health changed.
+    pub(crate) fn record(
+        &self,
+        group: GroupId,
+        subscribers: &mut [Subscriber<K>],
+        outcome: &Outcome,
+        at: Instant,
+    ) {
+        let reason = outcome.to_string();
+        let mut table = self.lock();
+        for sub in subscribers.iter_mut() {
+            let Some(entry) = table.get_mut(&sub.key).filter(|e| e.group == Some(group)) else {
+                continue;
+            };
+            let from = sub.hysteresis.health();
+            let changed = sub.hysteresis.observe(outcome.is_up());
+            entry.status = Status {
+                health: sub.hysteresis.health(),
+                failures: sub.hysteresis.failures(),
+                last: Some(reason.clone()),
+                last_checked: Some(at),
+            };
+            if let Some(to) = changed {
+                tracing::info!(key = ?sub.key, %from, %to, %reason, "health changed");
+                // The receiver may be gone while the engine shuts down.
+                let _ = self.events.send(HealthEvent {
+                    key: sub.key.clone(),
+                    from,
+                    to,
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+
+    /// Sets a key's state without a probe (new, fixed or reassigned keys).
+    fn set(
+        &self,
+        table: &mut HashMap<K, Entry>,
+        key: &K,
+        group: Option<GroupId>,
+        to: Health,
+        why: &str,
+    ) {
+        let entry = table.entry(key.clone()).or_insert_with(|| Entry {
+            group,
+            status: Status::unknown(),
+        });
+        entry.group = group;
+        let from = entry.status.health;
+        entry.status = Status {
+            health: to,
+            failures: 0,
+            last: Some(why.to_owned()),
+            last_checked: None,
+        };
+        if from != to {
+            tracing::info!(?key, %from, %to, reason = why, "health changed");
+            let _ = self.events.send(HealthEvent {
+                key: key.clone(),
+                from,
+                to,
+                reason: why.to_owned(),
+            });
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct GroupKey {
+    probe: Probe,
+    interval: Duration,
+}
+
+struct Group<K> {
+    id: GroupId,
+    subscribers: watch::Sender<Vec<(K, u32)>>,
+    task: JoinHandle<()>,
+}
+
+/// Runs health checks for a set of [`CheckSpec`]s.
+pub struct Engine<K: Key, C: Checker> {
+    checker: Arc<C>,
+    shared: Arc<Shared<K>>,
+    groups: HashMap<GroupKey, Group<K>>,
+    next_id: GroupId,
+}
+
+impl<K: Key, C: Checker> Engine<K, C> {
+    /// An engine with no checks, and the receiver of its transition events.
+    pub fn new(checker: C) -> (Self, mpsc::UnboundedReceiver<HealthEvent<K>>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            table: Mutex::new(HashMap::new()),
+            events,
+        });
+        let engine = Engine {
+            checker: Arc::new(checker),
+            shared,
+            groups: HashMap::new(),
+            next_id: 0,
+        };
+        (engine, rx)
+    }
+
+    /// Makes the running checks match `specs` (see the module docs). Must be
+    /// called inside a tokio runtime. A key listed twice keeps its last spec.
+    // Probes hash by value; the only interior mutability is a compiled
+    // regex's match cache, which takes no part in Eq or Hash.
+    #[allow(clippy::mutable_key_type)]
+    pub fn apply(&mut self, specs: impl IntoIterator<Item = CheckSpec<K>>) {
+        let mut wanted: HashMap<GroupKey, Vec<(K, u32)>> = HashMap::new();
+        let mut fixed: BTreeMap<K, Health> = BTreeMap::new();
+        let mut seen: HashMap<K, Option<GroupKey>> = HashMap::new();
+        for spec in specs {
+            let group = match spec.probe.kind {
+                CheckKind::On => {
+                    fixed.insert(spec.key.clone(), Health::Up);
+                    None
+                }
+                CheckKind::Off => {
+                    fixed.insert(spec.key.clone(), Health::Down);
+                    None
+                }
+                _ => Some(GroupKey {
+                    probe: spec.probe,
+                    interval: spec.interval,
+                }),
+            };
+            seen.insert(spec.key.clone(), group.clone());
+            if let Some(group) = group {
+                wanted
+                    .entry(group)
+                    .or_default()
+                    .push((spec.key, spec.failure_count));
+            }
+        }
+        // Drop duplicates that a later spec moved elsewhere.
+        for (group, subs) in wanted.iter_mut() {
+            subs.retain(|(key, _)| seen.get(key).and_then(Option::as_ref) == Some(group));
+            subs.sort();
+            subs.dedup_by(|a, b| a.0 == b.0);
+        }
+        wanted.retain(|_, subs| !subs.is_empty());
+
+        // Stop groups no longer wanted.
+        let stale: Vec<GroupKey> = self
+            .groups
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in stale {
+            if let Some(group) = self.groups.remove(&key) {
+                group.task.abort();
+            }
+        }
+
+        let shared = Arc::clone(&self.shared);
+        let mut table = shared.lock();
+        // Forget keys that are gone.
+        table.retain(|key, _| seen.contains_key(key));
+        for (key, health) in &fixed {
+            let why = if *health == Health::Up {
+                "checktype=on"
+            } else {
+                "checktype=off"
+            };
+            shared.set(&mut table, key, None, *health, why);
+        }
+
+        let mut new_groups: Vec<(GroupKey, Vec<(K, u32)>)> = Vec::new();
+        for (gkey, subs) in wanted {
+            match self.groups.get(&gkey) {
+                Some(group) => {
+                    for (key, _) in &subs {
+                        if table.get(key).and_then(|e| e.group) != Some(group.id) {
+                            shared.set(
+                                &mut table,
+                                key,
+                                Some(group.id),
+                                Health::Unknown,
+                                "check changed",
+                            );
+                        }
+                    }
+                    group.subscribers.send_if_modified(|current| {
+                        let changed = *current != subs;
+                        *current = subs;
+                        changed
+                    });
+                }
+                None => new_groups.push((gkey, subs)),
+            }
+        }
+        // Deterministic stagger order, so tests and logs are reproducible.
+        new_groups.sort_by(|a, b| a.1.cmp(&b.1));
+        let count = new_groups.len() as u32;
+        for (i, (gkey, subs)) in new_groups.into_iter().enumerate() {
+            let id = self.next_id;
+            self.next_id += 1;
+            for (key, _) in &subs {
+                shared.set(
+                    &mut table,
+                    key,
+                    Some(id),
+                    Health::Unknown,
+                    "check (re)started",
+                );
+            }
+            let first = gkey.interval.mul_f64(i as f64 / f64::from(count.max(1)));
+            let (tx, rx) = watch::channel(subs);
+            let task = tokio::spawn(runner::run(runner::Task {
+                id,
+                probe: gkey.probe.clone(),
+                interval: gkey.interval,
+                first,
+                checker: Arc::clone(&self.checker),
+                shared: Arc::clone(&self.shared),
+                subscribers: rx,
+            }));
+            self.groups.insert(
+                gkey,
+                Group {
+                    id,
+                    subscribers: tx,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// The current state of every key.
+    pub fn snapshot(&self) -> BTreeMap<K, Status> {
+        self.shared
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.status.clone()))
+            .collect()
+    }
+
+    /// How many probe tasks run (distinct probes).
+    pub fn task_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Stops every check and waits until their tasks are gone.
+    pub async fn shutdown(mut self) {
+        let groups: Vec<Group<K>> = self.groups.drain().map(|(_, g)| g).collect();
+        for group in &groups {
+            group.task.abort();
+        }
+        for group in groups {
+            // An aborted task ends with a cancellation error; that is the point.
+            let _ = group.task.await;
+        }
+    }
+}
+
+impl<K: Key, C: Checker> Drop for Engine<K, C> {
+    fn drop(&mut self) {
+        for group in self.groups.values() {
+            group.task.abort();
+        }
+    }
+}

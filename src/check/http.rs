@@ -1,0 +1,275 @@
+//! `service=http`, `https` and `http_proxy`, as ldirectord's `check_http`:
+//! GET (or HEAD) the URL, follow redirects, and call the server up iff the
+//! final status is 2xx and, when `receive` is set, the body matches it.
+//!
+//! The URL is `scheme://RIP:PORT/request`, or `request` itself when it is an
+//! absolute URL of that scheme (for `http_proxy`, always the request, sent
+//! through the real server as a proxy). `Host:` is `virtualhost` when set.
+//! Like ldirectord, https verifies nothing and sends no SNI (the URL holds an
+//! IP address); the lvsd extension `verify_tls` verifies the chain against the
+//! system roots and the name `virtualhost`, sent as SNI. Connections are not
+//! reused between probes, so each probe proves the server accepts new ones.
+//! Bodies are read up to [`BODY_LIMIT`]; more is a failure, not a hang.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use reqwest::header::{HeaderValue, HOST};
+use reqwest::{redirect, Client, Proxy};
+
+use super::io::error_chain;
+use super::spec::{Http, HttpMethod, Probe};
+use super::Outcome;
+
+/// The most body a probe reads before giving up on the server.
+pub(crate) const BODY_LIMIT: usize = 1 << 20;
+
+/// LWP's default redirect limit.
+const MAX_REDIRECTS: usize = 7;
+
+/// Shared HTTP clients: one for the common case, and one per name and
+/// address (verified https) or per proxy (they fix routing at build time).
+pub(crate) struct HttpChecker {
+    plain: Result<Client, String>,
+    special: Mutex<HashMap<ClientKey, Client>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ClientKey {
+    Verified { host: String, addr: SocketAddr },
+    Proxy(SocketAddr),
+}
+
+fn builder() -> reqwest::ClientBuilder {
+    Client::builder()
+        .use_rustls_tls()
+        .redirect(redirect::Policy::limited(MAX_REDIRECTS))
+        .pool_max_idle_per_host(0)
+        .no_proxy()
+        .user_agent(concat!("lvsd/", env!("CARGO_PKG_VERSION")))
+}
+
+impl HttpChecker {
+    pub(crate) fn new() -> HttpChecker {
+        let plain = builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {}", error_chain(&e)));
+        HttpChecker {
+            plain,
+            special: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client(&self, key: Option<ClientKey>) -> Result<Client, String> {
+        let Some(key) = key else {
+            return self.plain.clone();
+        };
+        let mut cache = self.special.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
+        let built = match &key {
+            ClientKey::Verified { host, addr } => builder().resolve(host, *addr).build(),
+            ClientKey::Proxy(addr) => {
+                let proxy = Proxy::all(format!("http://{addr}/"))
+                    .map_err(|e| format!("bad proxy address {addr}: {e}"))?;
+                builder()
+                    .danger_accept_invalid_certs(true)
+                    .proxy(proxy)
+                    .build()
+            }
+        };
+        let client =
+            built.map_err(|e| format!("cannot build an HTTP client: {}", error_chain(&e)))?;
+        cache.insert(key, client.clone());
+        Ok(client)
+    }
+
+    pub(crate) async fn check(&self, probe: &Probe, http: &Http, proxy: bool) -> Outcome {
+        let addr = probe.addr();
+        let (url, key) = target(addr, http, proxy);
+        let verb = match http.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Head => reqwest::Method::HEAD,
+        };
+        let tried = format!(
+            "{verb} {url}{}",
+            if proxy {
+                format!(" via proxy {addr}")
+            } else {
+                String::new()
+            }
+        );
+        let client = match self.client(key) {
+            Ok(client) => client,
+            Err(e) => return Outcome::down(tried, e),
+        };
+        let mut request = client.request(verb, &url);
+        if let (false, Some(host)) = (proxy, &http.virtual_host) {
+            match HeaderValue::from_str(host) {
+                Ok(value) => request = request.header(HOST, value),
+                Err(_) => {
+                    return Outcome::down(
+                        tried,
+                        format_args!("virtualhost {host:?} is not a valid Host header"),
+                    )
+                }
+            }
+        }
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Outcome::down(tried, error_chain(&e)),
+        };
+        let status = response.status();
+        let status_ok = if http.expect_status.is_empty() {
+            status.is_success()
+        } else {
+            http.expect_status.contains(&status.as_u16())
+        };
+        if !status_ok {
+            return Outcome::down(tried, format_args!("status {status}"));
+        }
+        // Read the whole body even without `receive`, as LWP does: a server
+        // that cannot finish its answer is not up.
+        let receive = http.exchange.receive.as_ref();
+        let mut body = Vec::new();
+        let mut length = 0usize;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    length += chunk.len();
+                    if length > BODY_LIMIT {
+                        return Outcome::down(
+                            tried,
+                            format_args!("status {status}, body longer than {BODY_LIMIT} bytes"),
+                        );
+                    }
+                    if receive.is_some() {
+                        body.extend_from_slice(&chunk);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Outcome::down(
+                        tried,
+                        format_args!("status {status}, body: {}", error_chain(&e)),
+                    )
+                }
+            }
+        }
+        let Some(receive) = receive else {
+            return Outcome::Up;
+        };
+        let text = String::from_utf8_lossy(&body);
+        if receive.is_match(&text) {
+            Outcome::Up
+        } else {
+            Outcome::down(
+                tried,
+                format_args!(
+                    "status {status}, body ({} bytes) does not match {:?}",
+                    body.len(),
+                    receive.source()
+                ),
+            )
+        }
+    }
+}
+
+/// The URL to fetch and which client fetches it.
+fn target(addr: SocketAddr, http: &Http, proxy: bool) -> (String, Option<ClientKey>) {
+    let request = http.exchange.request.trim_start_matches('/');
+    if proxy {
+        return (request.to_owned(), Some(ClientKey::Proxy(addr)));
+    }
+    let scheme = if http.tls { "https" } else { "http" };
+    if http.exchange.request.contains(&format!("{scheme}://")) {
+        return (request.to_owned(), None);
+    }
+    match (&http.virtual_host, http.tls && http.verify_tls) {
+        (Some(host), true) => {
+            // The name in the URL drives SNI and verification; `resolve`
+            // pins it to the real server.
+            let name = host.split(':').next().unwrap_or(host).to_owned();
+            let url = format!("https://{name}:{}/{request}", addr.port());
+            (url, Some(ClientKey::Verified { host: name, addr }))
+        }
+        _ => (format!("{scheme}://{addr}/{request}"), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::spec::Exchange;
+
+    fn http(tls: bool, request: &str, host: Option<&str>, verify: bool) -> Http {
+        Http {
+            tls,
+            exchange: Exchange {
+                request: request.into(),
+                receive: None,
+            },
+            virtual_host: host.map(Into::into),
+            method: HttpMethod::Get,
+            verify_tls: verify,
+            expect_status: vec![],
+        }
+    }
+
+    #[test]
+    fn url_from_a_path() {
+        let addr: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+        assert_eq!(
+            target(addr, &http(false, "/index.html", None, false), false).0,
+            "http://10.0.0.2:8080/index.html"
+        );
+        let v6: SocketAddr = "[fd00::2]:443".parse().unwrap();
+        assert_eq!(
+            target(v6, &http(true, "check", None, false), false).0,
+            "https://[fd00::2]:443/check"
+        );
+    }
+
+    #[test]
+    fn an_absolute_url_of_the_same_scheme_is_used_verbatim() {
+        let addr: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        assert_eq!(
+            target(
+                addr,
+                &http(false, "http://example.org/x", None, false),
+                false
+            )
+            .0,
+            "http://example.org/x"
+        );
+    }
+
+    #[test]
+    fn verified_https_puts_the_virtual_host_in_the_url() {
+        let addr: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let (url, key) = target(addr, &http(true, "/", Some("www.example.org"), true), false);
+        assert_eq!(url, "https://www.example.org:443/");
+        assert_eq!(
+            key,
+            Some(ClientKey::Verified {
+                host: "www.example.org".into(),
+                addr
+            })
+        );
+    }
+
+    #[test]
+    fn the_proxy_check_sends_the_request_url_through_the_real() {
+        let addr: SocketAddr = "10.0.0.2:3128".parse().unwrap();
+        let (url, key) = target(
+            addr,
+            &http(false, "http://origin.test/ok", None, false),
+            true,
+        );
+        assert_eq!(url, "http://origin.test/ok");
+        assert_eq!(key, Some(ClientKey::Proxy(addr)));
+    }
+}

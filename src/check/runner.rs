@@ -1,0 +1,130 @@
+//! One group's task: wait for its staggered start, then probe, record, sleep
+//! `interval`, forever (ldirectord sleeps `checkinterval` after each pass).
+//!
+//! Every probe runs under [`Probe::deadline`]; when it passes, the probe's
+//! future is dropped, which is what cancels its sockets and child processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::combined::{Combined, Step};
+use super::engine::{GroupId, Key, Shared};
+use super::hysteresis::Hysteresis;
+use super::spec::{CheckKind, Method, Probe};
+use super::{Checker, Outcome};
+
+/// One key fed by a group, with its own failure counter.
+pub(crate) struct Subscriber<K> {
+    pub(crate) key: K,
+    pub(crate) hysteresis: Hysteresis,
+}
+
+pub(crate) struct Task<K: Key, C> {
+    pub(crate) id: GroupId,
+    pub(crate) probe: Probe,
+    pub(crate) interval: Duration,
+    /// Delay before the first probe, to spread a batch of new targets.
+    pub(crate) first: Duration,
+    pub(crate) checker: Arc<C>,
+    pub(crate) shared: Arc<Shared<K>>,
+    pub(crate) subscribers: watch::Receiver<Vec<(K, u32)>>,
+}
+
+pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
+    let mut subscribers = Vec::new();
+    merge(&mut subscribers, &task.subscribers.borrow_and_update());
+    let mut combined = match &task.probe.kind {
+        CheckKind::Combined { connects, .. } => Some(Combined::new(*connects)),
+        _ => None,
+    };
+    tokio::time::sleep(task.first).await;
+    loop {
+        let (method, step) = method(&task.probe, combined.as_ref());
+        let outcome = probe_once(&*task.checker, &task.probe, method).await;
+        if let (Some(c), Some(step)) = (combined.as_mut(), step) {
+            c.record(step, outcome.is_up());
+        }
+        tracing::debug!(addr = %task.probe.addr(), %outcome, "probe");
+        if task.subscribers.has_changed().unwrap_or(false) {
+            merge(&mut subscribers, &task.subscribers.borrow_and_update());
+        }
+        task.shared
+            .record(task.id, &mut subscribers, &outcome, Instant::now());
+        tokio::time::sleep(task.interval).await;
+    }
+}
+
+/// Runs `probe` once under its deadline, as the first round of its task
+/// would (`checktype=N` negotiates first). For one-off checks and tests.
+pub async fn run_once<C: Checker>(checker: &C, probe: &Probe) -> Outcome {
+    match probe.kind {
+        CheckKind::On => Outcome::Up,
+        CheckKind::Off => Outcome::down("checktype=off", "never up"),
+        _ => probe_once(checker, probe, method(probe, None).0).await,
+    }
+}
+
+/// Runs one probe under its deadline.
+pub(crate) async fn probe_once<C: Checker>(
+    checker: &C,
+    probe: &Probe,
+    method: Method<'_>,
+) -> Outcome {
+    let deadline = probe.deadline(method);
+    match tokio::time::timeout(deadline, checker.check(probe, method)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::down(
+            format!("{} {}", describe(method), probe.addr()),
+            format_args!("no answer within {deadline:?}"),
+        ),
+    }
+}
+
+/// Which probe this round runs.
+fn method<'a>(probe: &'a Probe, combined: Option<&Combined>) -> (Method<'a>, Option<Step>) {
+    match &probe.kind {
+        CheckKind::Connect => (Method::Connect, None),
+        CheckKind::Ping => (Method::Ping, None),
+        CheckKind::External(ext) => (Method::External(ext), None),
+        CheckKind::Negotiate(service) => (Method::Negotiate(service), None),
+        CheckKind::Combined { service, .. } => {
+            match combined.map(Combined::next).unwrap_or(Step::Negotiate) {
+                Step::Connect => (Method::Connect, Some(Step::Connect)),
+                Step::Negotiate => (Method::Negotiate(service), Some(Step::Negotiate)),
+            }
+        }
+        // The engine never starts a task for these; answer as they would.
+        CheckKind::On | CheckKind::Off => (Method::Connect, None),
+    }
+}
+
+pub(crate) fn describe(method: Method<'_>) -> &'static str {
+    match method {
+        Method::Connect => "connect",
+        Method::Ping => "ping",
+        Method::External(_) => "external check",
+        Method::Negotiate(_) => "negotiate",
+    }
+}
+
+/// Brings the subscriber list up to `wanted`, keeping existing counters.
+fn merge<K: Key>(subscribers: &mut Vec<Subscriber<K>>, wanted: &[(K, u32)]) {
+    let mut old: Vec<Subscriber<K>> = std::mem::take(subscribers);
+    for (key, failure_count) in wanted {
+        let hysteresis = match old.iter().position(|s| &s.key == key) {
+            Some(i) => {
+                let mut h = old.swap_remove(i).hysteresis;
+                h.set_failure_count(*failure_count);
+                h
+            }
+            None => Hysteresis::new(*failure_count),
+        };
+        subscribers.push(Subscriber {
+            key: key.clone(),
+            hysteresis,
+        });
+    }
+}
