@@ -1,1 +1,3 @@
 //! The director: desired IPVS state from config and health, and how to get there.
+
+pub mod plan;
