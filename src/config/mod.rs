@@ -1,1 +1,164 @@
 //! Configuration: the typed model, the ldirectord.cf parser and the TOML format.
+//!
+//! - [`model`]: [`Config`], [`Virtual`], [`Real`]: resolved values, the one
+//!   model both formats produce.
+//! - [`cf`]: ldirectord.cf, exactly as ldirectord's `read_config` reads it.
+//! - [`toml`]: the TOML format (read and write).
+//! - [`build`]: drafts (what a file says) → model: defaults, inheritance,
+//!   name resolution. [`validate`]: checks on top. [`values`], [`addr`]:
+//!   value and address grammars.
+//! - [`resolve`]: host and service names, behind a trait.
+//! - [`diag`]: `FILE:LINE: message` diagnostics.
+//!
+//! Parsing is pure (bytes and a [`Resolver`] in, model and diagnostics out);
+//! [`load`] adds the file system and the system resolver.
+
+pub mod addr;
+pub mod build;
+pub mod cf;
+pub mod diag;
+pub mod model;
+pub mod resolve;
+pub mod toml;
+pub mod validate;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use model::{CheckService, CheckType, Config, Global, Real, Virtual};
+pub use resolve::Resolver;
+
+/// Larger files are refused before parsing: a real director config is a few
+/// hundred kilobytes at most.
+pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Which syntax a file is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Ldirectord,
+    Toml,
+}
+
+impl Format {
+    /// By extension: `.toml` is TOML, anything else ldirectord syntax.
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Format::Toml,
+            _ => Format::Ldirectord,
+        }
+    }
+}
+
+/// A loaded configuration: the model (meaningful only without errors) and
+/// every diagnostic.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Parses file contents in the given format (pure apart from `resolver`).
+pub fn parse(file: &Path, bytes: &[u8], format: Format, resolver: &dyn Resolver) -> Loaded {
+    let mut diags = Diagnostics::new(file);
+    let config = match format {
+        Format::Ldirectord => cf::parse(bytes, resolver, &mut diags),
+        Format::Toml => match std::str::from_utf8(bytes) {
+            Ok(text) => toml::read::parse(text, resolver, &mut diags),
+            Err(e) => {
+                let line = bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
+                diags.error(line, "file is not valid UTF-8");
+                Config {
+                    global: Global::default(),
+                    virtuals: Vec::new(),
+                }
+            }
+        },
+    };
+    Loaded {
+        config,
+        diagnostics: diags.into_vec(),
+    }
+}
+
+/// Reads and parses a file with the system resolver. Every problem,
+/// including an unreadable file, comes back as a diagnostic.
+pub fn load(path: &Path) -> Loaded {
+    load_with(path, &resolve::System::new())
+}
+
+pub fn load_with(path: &Path, resolver: &dyn Resolver) -> Loaded {
+    match read_file(path) {
+        Ok(bytes) => parse(path, &bytes, Format::of(path), resolver),
+        Err(message) => Loaded {
+            config: Config {
+                global: Global::default(),
+                virtuals: Vec::new(),
+            },
+            diagnostics: vec![Diagnostic {
+                file: path.to_path_buf(),
+                line: 0,
+                severity: Severity::Error,
+                message,
+            }],
+        },
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open file: {e}"))?;
+    if meta.is_dir() {
+        return Err("is a directory, not a configuration file".into());
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(format!(
+            "file is too large ({} bytes; the limit is {MAX_FILE_SIZE})",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?;
+    // The file may have grown between stat and read.
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(format!(
+            "file is too large (more than {MAX_FILE_SIZE} bytes)"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// ldirectord's configuration search: `NAME` (default `ldirectord.cf`) is
+/// tried as `/etc/ha.d/NAME`, then `/etc/ha.d/conf/NAME`, then as given.
+pub fn search_candidates(name: Option<&Path>) -> Vec<PathBuf> {
+    let name = name.unwrap_or(Path::new("ldirectord.cf"));
+    // ldirectord concatenates strings, so an absolute NAME gives
+    // `/etc/ha.d//abs/path`, which simply does not exist.
+    let n = name.to_string_lossy();
+    vec![
+        PathBuf::from(format!("/etc/ha.d/{n}")),
+        PathBuf::from(format!("/etc/ha.d/conf/{n}")),
+        name.to_path_buf(),
+    ]
+}
+
+/// The first existing candidate of [`search_candidates`], or the name as
+/// given (so that the error names it).
+pub fn find_config(name: Option<&Path>) -> PathBuf {
+    let candidates = search_candidates(name);
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates[candidates.len() - 1].clone())
+}
