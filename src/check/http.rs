@@ -288,7 +288,8 @@ mod tests {
             key,
             Some(ClientKey::Verified {
                 host: "www.example.org".into(),
-                addr
+                addr,
+                ca_file: None
             })
         );
     }
