@@ -263,22 +263,6 @@ impl Hash for Receive {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Receive;
-
-    #[test]
-    fn perl_features_and_dollar_before_a_final_newline() {
-        let r = |p: &str| Receive::new(p).unwrap();
-        assert!(r(r"^(a)\1b$").is_match("aab\n"));
-        assert!(r(r"a(?=b)").is_match("ab"));
-        assert!(!r(r"a(?!b)").is_match("ab"));
-        assert!(!r(r"^ok$").is_match("ok\n\n"));
-        assert!(r(r"ok\n$").is_match("ok\n"));
-        assert!(!r("x").is_match("ok"));
-    }
-}
-
 impl fmt::Debug for Receive {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Receive({:?})", self.source)
@@ -320,5 +304,21 @@ impl fmt::Display for VirtualService {
             VirtualService::Addr(a) => write!(f, "{a}"),
             VirtualService::FwMark(m) => write!(f, "fwmark {m}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Receive;
+
+    #[test]
+    fn perl_features_and_dollar_before_a_final_newline() {
+        let r = |p: &str| Receive::new(p).unwrap();
+        assert!(r(r"^(a)\1b$").is_match("aab\n"));
+        assert!(r(r"a(?=b)").is_match("ab"));
+        assert!(!r(r"a(?!b)").is_match("ab"));
+        assert!(!r(r"^ok$").is_match("ok\n\n"));
+        assert!(r(r"ok\n$").is_match("ok\n"));
+        assert!(!r("x").is_match("ok"));
     }
 }
