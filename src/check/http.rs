@@ -13,10 +13,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use reqwest::header::{HeaderValue, HOST};
-use reqwest::{redirect, Client, Proxy};
+use reqwest::{redirect, Certificate, Client, Proxy};
 
 use super::io::error_chain;
 use super::spec::{Http, HttpMethod, Probe};
@@ -37,7 +38,11 @@ pub(crate) struct HttpChecker {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum ClientKey {
-    Verified { host: String, addr: SocketAddr },
+    Verified {
+        host: String,
+        addr: SocketAddr,
+        ca_file: Option<PathBuf>,
+    },
     Proxy(SocketAddr),
 }
 
@@ -71,7 +76,19 @@ impl HttpChecker {
             return Ok(client.clone());
         }
         let built = match &key {
-            ClientKey::Verified { host, addr } => builder().resolve(host, *addr).build(),
+            ClientKey::Verified {
+                host,
+                addr,
+                ca_file,
+            } => {
+                let mut b = builder().resolve(host, *addr);
+                if let Some(path) = ca_file {
+                    for cert in read_certificates(path)? {
+                        b = b.add_root_certificate(cert);
+                    }
+                }
+                b.build()
+            }
             ClientKey::Proxy(addr) => {
                 let proxy = Proxy::all(format!("http://{addr}/"))
                     .map_err(|e| format!("bad proxy address {addr}: {e}"))?;
@@ -178,6 +195,12 @@ impl HttpChecker {
     }
 }
 
+fn read_certificates(path: &Path) -> Result<Vec<Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("bad certificates in {}: {e}", path.display()))
+}
+
 /// The URL to fetch and which client fetches it.
 fn target(addr: SocketAddr, http: &Http, proxy: bool) -> (String, Option<ClientKey>) {
     let request = http.exchange.request.trim_start_matches('/');
@@ -194,7 +217,15 @@ fn target(addr: SocketAddr, http: &Http, proxy: bool) -> (String, Option<ClientK
             // pins it to the real server.
             let name = host.split(':').next().unwrap_or(host).to_owned();
             let url = format!("https://{name}:{}/{request}", addr.port());
-            (url, Some(ClientKey::Verified { host: name, addr }))
+            let ca_file = http.ca_file.clone();
+            (
+                url,
+                Some(ClientKey::Verified {
+                    host: name,
+                    addr,
+                    ca_file,
+                }),
+            )
         }
         _ => (format!("{scheme}://{addr}/{request}"), None),
     }
@@ -215,6 +246,7 @@ mod tests {
             virtual_host: host.map(Into::into),
             method: HttpMethod::Get,
             verify_tls: verify,
+            ca_file: None,
             expect_status: vec![],
         }
     }
@@ -256,7 +288,8 @@ mod tests {
             key,
             Some(ClientKey::Verified {
                 host: "www.example.org".into(),
-                addr
+                addr,
+                ca_file: None
             })
         );
     }

@@ -24,6 +24,7 @@ use std::future::Future;
 
 pub mod combined;
 mod connect;
+mod dns;
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;

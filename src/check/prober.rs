@@ -4,7 +4,7 @@
 use super::http::HttpChecker;
 use super::ping::Pinger;
 use super::spec::{Method, Probe, Protocol, Service};
-use super::{connect, external, Checker, Outcome};
+use super::{connect, dns, external, Checker, Outcome};
 
 /// Runs probes against real servers.
 pub struct Prober {
@@ -30,6 +30,7 @@ impl Prober {
         match service {
             Service::Http(http) => self.http.check(probe, http, false).await,
             Service::HttpProxy(http) => self.http.check(probe, http, true).await,
+            Service::Dns(dns) => dns::check(probe, dns).await,
             Service::None => Outcome::Up,
             other => Outcome::down(
                 format!("negotiate {} with {}", service_name(other), probe.addr()),

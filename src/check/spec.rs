@@ -197,6 +197,8 @@ pub struct Http {
     pub method: HttpMethod,
     /// lvsd extension: verify the certificate chain and name, and send SNI.
     pub verify_tls: bool,
+    /// lvsd extension: a PEM file of extra trust anchors when verifying.
+    pub ca_file: Option<PathBuf>,
     /// lvsd extension: accepted final status codes; empty means any 2xx.
     pub expect_status: Vec<u16>,
 }
@@ -239,8 +241,11 @@ impl Receive {
 
     /// Whether `text` matches. A match that exhausts the backtracking limit
     /// counts as no match: a hostile body must not make a server look up.
+    /// Perl's `$` also matches before a final newline, so a text ending in
+    /// one is tried without it too (`^ok$` matches "ok\n" in ldirectord).
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.is_match(text).unwrap_or(false)
+        let matches = |t: &str| self.regex.is_match(t).unwrap_or(false);
+        matches(text) || text.strip_suffix('\n').is_some_and(matches)
     }
 }
 
@@ -299,5 +304,21 @@ impl fmt::Display for VirtualService {
             VirtualService::Addr(a) => write!(f, "{a}"),
             VirtualService::FwMark(m) => write!(f, "fwmark {m}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Receive;
+
+    #[test]
+    fn perl_features_and_dollar_before_a_final_newline() {
+        let r = |p: &str| Receive::new(p).unwrap();
+        assert!(r(r"^(a)\1b$").is_match("aab\n"));
+        assert!(r(r"a(?=b)").is_match("ab"));
+        assert!(!r(r"a(?!b)").is_match("ab"));
+        assert!(!r(r"^ok$").is_match("ok\n\n"));
+        assert!(r(r"ok\n$").is_match("ok\n"));
+        assert!(!r("x").is_match("ok"));
     }
 }

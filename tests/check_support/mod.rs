@@ -267,6 +267,12 @@ pub async fn hostile(kind: Hostile) -> SocketAddr {
         while let Ok((mut sock, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let mut sink = [0u8; 4096];
+                // Let a client that speaks first (HTTP) send its request,
+                // so the answer is a response, not an unsolicited message.
+                if !matches!(kind, Hostile::Silent) {
+                    let _ = tokio::time::timeout(Duration::from_millis(300), sock.read(&mut sink))
+                        .await;
+                }
                 match kind {
                     Hostile::Silent => {
                         // Read and ignore whatever comes, never answer.
