@@ -1,10 +1,15 @@
 //! The director: desired IPVS state from config and health, and how to get there.
 //!
 //! - [`plan`]: the table a configuration programs when every real is up.
+//! - [`desired`]: the table for the health the checks report, starting from
+//!   what the kernel holds.
+//! - [`checks`]: the health checks a configuration asks for.
 //! - [`diff`]: the minimal ordered changes from the kernel's table to the
 //!   desired one, on owned services only.
 //! - [`owned`]: the state file recording which services lvsd owns.
 
+pub mod checks;
+pub mod desired;
 pub mod diff;
 pub mod owned;
 pub mod plan;

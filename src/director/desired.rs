@@ -1,0 +1,315 @@
+//! What the kernel's table should hold, given the configuration, the health
+//! of every real server and what the kernel holds now. Pure.
+//!
+//! ldirectord's rules (anchors §1.10, §1.11), with one deliberate change: a
+//! real server that was never checked never gets weight (ldirectord briefly
+//! adds unchecked servers at full weight at start).
+//! - Up: in the table at its configured weight.
+//! - Down: weight 0 if `quiescent=yes` and it is in the table (or re-added at
+//!   weight 0 with `readdquiescent=yes`); otherwise removed.
+//! - Not checked yet: left exactly as the kernel has it, so a restart of lvsd
+//!   disturbs nothing that serves; absent ones stay absent.
+//! - In maintenance (`maintenancedir`): treated as Down.
+//! - The fallback server (weight 1, never quiescent) when no real server
+//!   serves; `checktype=off` activates neither reals nor the fallback.
+
+use std::net::SocketAddr;
+
+use crate::check::Health;
+use crate::config::model::{CheckType, Config, Virtual};
+use crate::ipvs::table::{Dest, ServiceEntry, ServiceKey, Table};
+
+use super::plan::{dest_addr, service};
+
+/// Identifies one real server of one virtual service: the health the
+/// director tracks, and the key of the check that feeds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RealKey {
+    pub service: ServiceKey,
+    /// The address as configured (port 0 when none was given); the kernel's
+    /// destination may carry another port, see [`dest_addr`].
+    pub real: SocketAddr,
+}
+
+/// What the director knows about each real server.
+pub trait Knowledge {
+    fn health(&self, key: &RealKey) -> Health;
+    /// Forced down by a file in `maintenancedir` (or `lvsd drain`).
+    fn in_maintenance(&self, key: &RealKey) -> bool;
+    /// Whether this director has seen the real in the kernel before. A
+    /// quiescent real that is down goes in at weight 0 the first time (as
+    /// ldirectord's start does); once it has been in the table and was
+    /// taken out by someone else, only `readdquiescent=yes` puts it back.
+    fn placed_before(&self, key: &RealKey) -> bool;
+}
+
+/// Everything up, nothing in maintenance: what `lvsd plan --all-up` shows.
+pub struct AllUp;
+
+impl Knowledge for AllUp {
+    fn health(&self, _: &RealKey) -> Health {
+        Health::Up
+    }
+    fn in_maintenance(&self, _: &RealKey) -> bool {
+        false
+    }
+    fn placed_before(&self, _: &RealKey) -> bool {
+        false
+    }
+}
+
+/// The table the configuration asks for, given what is known of the reals
+/// and what the kernel holds (`actual`).
+pub fn desired(config: &Config, know: &impl Knowledge, actual: &Table) -> Table {
+    let mut table = Table::new();
+    for v in &config.virtuals {
+        // Two virtuals with one key: the first wins, as ipvsadm refuses the second.
+        if table.services.contains_key(&v.key) {
+            continue;
+        }
+        let entry = virtual_entry(config, v, know, actual.services.get(&v.key));
+        table.services.insert(v.key, entry);
+    }
+    table
+}
+
+fn virtual_entry(
+    config: &Config,
+    v: &Virtual,
+    know: &impl Knowledge,
+    have: Option<&ServiceEntry>,
+) -> ServiceEntry {
+    let mut entry = ServiceEntry::new(service(v));
+    if v.checktype == CheckType::Off {
+        return entry;
+    }
+    let mut serving = false;
+    for r in &v.reals {
+        let key = RealKey {
+            service: v.key,
+            real: r.addr,
+        };
+        let addr = dest_addr(&v.key, r.addr, r.forward);
+        let current = have.and_then(|e| e.dests.get(&addr));
+        let health = if know.in_maintenance(&key) {
+            Health::Down
+        } else if v.checktype == CheckType::On {
+            Health::Up
+        } else {
+            know.health(&key)
+        };
+        if entry.dests.contains_key(&addr) {
+            // Two lines name one kernel destination: the first wins.
+            continue;
+        }
+        let mut dest = Dest::new(r.forward, r.weight);
+        dest.upper_threshold = r.upper_threshold;
+        dest.lower_threshold = r.lower_threshold;
+        match health {
+            Health::Up => {
+                serving = true;
+                entry.dests.insert(addr, dest);
+            }
+            Health::Down => {
+                let readd = config.global.readdquiescent || !know.placed_before(&key);
+                if v.quiescent && (current.is_some() || readd) {
+                    // ldirectord quiesces with `ipvsadm -e -w 0`, which also
+                    // clears the thresholds.
+                    entry.dests.insert(addr, Dest::new(r.forward, 0));
+                }
+            }
+            Health::Unknown => {
+                if let Some(cur) = current {
+                    serving |= cur.weight > 0;
+                    entry.dests.insert(addr, cur.clone());
+                }
+            }
+        }
+    }
+    if !serving {
+        if let Some(fb) = &v.fallback {
+            let addr = dest_addr(&v.key, fb.addr, fb.forward);
+            // A real server listed again as fallback keeps its own entry.
+            entry
+                .dests
+                .entry(addr)
+                .or_insert_with(|| Dest::new(fb.forward, 1));
+        }
+    }
+    entry
+}
+
+/// Whether the fallback of `v` is in use in `table` (for fallbackcommand and
+/// status). A fallback that is also a configured real does not count.
+pub fn fallback_active(v: &Virtual, table: &Table) -> bool {
+    let Some(fb) = &v.fallback else {
+        return false;
+    };
+    let addr = dest_addr(&v.key, fb.addr, fb.forward);
+    let is_real = v
+        .reals
+        .iter()
+        .any(|r| dest_addr(&v.key, r.addr, r.forward) == addr);
+    !is_real
+        && table
+            .services
+            .get(&v.key)
+            .is_some_and(|e| e.dests.contains_key(&addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::resolve::Static;
+    use crate::config::{parse, Format};
+    use crate::ipvs::table::Forward;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        let r = Static::new(&[], "");
+        let l = parse(Path::new("t.cf"), text.as_bytes(), Format::Ldirectord, &r);
+        assert!(!l.has_errors(), "{:?}", l.diagnostics);
+        l.config
+    }
+
+    #[derive(Default)]
+    struct Know {
+        health: BTreeMap<SocketAddr, Health>,
+        maint: BTreeSet<SocketAddr>,
+        placed: BTreeSet<SocketAddr>,
+    }
+
+    impl Knowledge for Know {
+        fn health(&self, k: &RealKey) -> Health {
+            self.health.get(&k.real).copied().unwrap_or(Health::Unknown)
+        }
+        fn in_maintenance(&self, k: &RealKey) -> bool {
+            self.maint.contains(&k.real)
+        }
+        fn placed_before(&self, k: &RealKey) -> bool {
+            self.placed.contains(&k.real)
+        }
+    }
+
+    const CF: &str = "\
+virtual=10.0.0.1:80
+\treal=10.0.1.1:80 masq 5
+\treal=10.0.1.2:8080 masq 1 u:100
+\tfallback=127.0.0.1:80 gate
+\tquiescent=yes
+\tchecktype=connect
+";
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn dests(t: &Table) -> Vec<(SocketAddr, u32)> {
+        t.services
+            .values()
+            .flat_map(|e| e.dests.iter().map(|(a, d)| (*a, d.weight)))
+            .collect()
+    }
+
+    #[test]
+    fn unchecked_reals_get_no_weight_and_the_fallback_serves() {
+        let c = config(CF);
+        let t = desired(&c, &Know::default(), &Table::new());
+        assert_eq!(dests(&t), vec![(a("127.0.0.1:80"), 1)]);
+        let fb = &t.services.values().next().unwrap().dests[&a("127.0.0.1:80")];
+        assert_eq!(fb.forward, Forward::Route);
+        assert!(fallback_active(&c.virtuals[0], &t));
+    }
+
+    #[test]
+    fn up_reals_replace_the_fallback_and_down_ones_are_quiesced() {
+        let c = config(CF);
+        let mut k = Know::default();
+        k.health.insert(a("10.0.1.1:80"), Health::Up);
+        k.health.insert(a("10.0.1.2:8080"), Health::Down);
+        let t = desired(&c, &k, &Table::new());
+        assert_eq!(
+            dests(&t),
+            vec![(a("10.0.1.1:80"), 5), (a("10.0.1.2:8080"), 0)]
+        );
+        // The quiesced real loses its threshold, as `ipvsadm -e -w 0` does.
+        let e = t.services.values().next().unwrap();
+        assert_eq!(e.dests[&a("10.0.1.2:8080")].upper_threshold, 0);
+        assert!(!fallback_active(&c.virtuals[0], &t));
+    }
+
+    #[test]
+    fn a_quiesced_real_someone_removed_stays_out_unless_readdquiescent() {
+        let mut k = Know::default();
+        k.health.insert(a("10.0.1.1:80"), Health::Up);
+        k.health.insert(a("10.0.1.2:8080"), Health::Down);
+        k.placed.insert(a("10.0.1.2:8080"));
+        let t = desired(&config(CF), &k, &Table::new());
+        assert_eq!(dests(&t), vec![(a("10.0.1.1:80"), 5)]);
+        let t = desired(
+            &config(&format!("readdquiescent=yes\n{CF}")),
+            &k,
+            &Table::new(),
+        );
+        assert_eq!(
+            dests(&t),
+            vec![(a("10.0.1.1:80"), 5), (a("10.0.1.2:8080"), 0)]
+        );
+    }
+
+    #[test]
+    fn without_quiescent_down_reals_are_removed() {
+        let c = config(&CF.replace("quiescent=yes", "quiescent=no"));
+        let mut k = Know::default();
+        k.health.insert(a("10.0.1.1:80"), Health::Up);
+        k.health.insert(a("10.0.1.2:8080"), Health::Down);
+        assert_eq!(
+            dests(&desired(&c, &k, &Table::new())),
+            vec![(a("10.0.1.1:80"), 5)]
+        );
+    }
+
+    #[test]
+    fn a_serving_real_keeps_its_kernel_state_until_checked() {
+        let c = config(CF);
+        let mut actual = Table::new();
+        let mut e = ServiceEntry::new(service(&c.virtuals[0]));
+        e.dests
+            .insert(a("10.0.1.1:80"), Dest::new(Forward::Masq, 7));
+        actual.services.insert(c.virtuals[0].key, e);
+        let t = desired(&c, &Know::default(), &actual);
+        // Adopted as is (weight 7, not the configured 5), and it serves, so
+        // no fallback.
+        assert_eq!(dests(&t), vec![(a("10.0.1.1:80"), 7)]);
+    }
+
+    #[test]
+    fn maintenance_forces_a_real_down() {
+        let c = config(CF);
+        let mut k = Know::default();
+        k.health.insert(a("10.0.1.1:80"), Health::Up);
+        k.health.insert(a("10.0.1.2:8080"), Health::Up);
+        k.maint.insert(a("10.0.1.1:80"));
+        assert_eq!(
+            dests(&desired(&c, &k, &Table::new())),
+            vec![(a("10.0.1.1:80"), 0), (a("10.0.1.2:8080"), 1)]
+        );
+    }
+
+    #[test]
+    fn checktype_on_needs_no_checks_and_gate_reals_take_the_virtual_port() {
+        let c = config("virtual=10.0.0.1:80\n\treal=10.0.1.1:8080 gate 2\n\tchecktype=on\n");
+        let t = desired(&c, &Know::default(), &Table::new());
+        assert_eq!(dests(&t), vec![(a("10.0.1.1:80"), 2)]);
+    }
+
+    #[test]
+    fn all_up_agrees_with_the_plan() {
+        let c = config(CF);
+        assert_eq!(
+            desired(&c, &AllUp, &Table::new()),
+            super::super::plan::all_up(&c)
+        );
+    }
+}
