@@ -36,6 +36,8 @@ pub enum Command {
     List(ipvs_cmds::ListArgs),
     /// Print the kernel's IPVS table exactly as `ipvsadm -S` does.
     Save(ipvs_cmds::SaveArgs),
+    /// Load `ipvsadm -S -n` rules from standard input (like `ipvsadm -R`, without flushing).
+    Restore(ipvs_cmds::RestoreArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -46,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Convert(a) => config_cmds::convert(a),
         Command::List(a) => ipvs_cmds::list(a),
         Command::Save(a) => ipvs_cmds::save(a),
+        Command::Restore(a) => ipvs_cmds::restore(a),
     };
     ExitCode::from(code)
 }

@@ -1,4 +1,5 @@
-//! `ipvsadm -S -n` (save/rule) format of a table. Pure: table in, text out.
+//! `ipvsadm -S [-n]` (save/rule) format of a table. Pure: table in, text out;
+//! name lookups (without `-n`) come through [`Names`].
 //!
 //! Thresholds, sync daemons and timeouts are not part of this format, exactly
 //! as with ipvsadm.
@@ -6,6 +7,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use super::names::{self, Names, Numeric};
 use super::order::{sorted_dests, sorted_services};
 use super::table::{
     svc_flags, Family, Forward, Protocol, Service, ServiceKey, Table, TunnelCsum, TunnelType,
@@ -20,7 +22,7 @@ pub fn addrport(addr: &SocketAddr) -> String {
 }
 
 /// The service part of a rule: `-t 10.0.0.1:80`, `-f 7 -6`, ...
-pub fn rule_service_name(key: &ServiceKey) -> String {
+pub fn rule_service_name(key: &ServiceKey, names: &dyn Names) -> String {
     match key {
         ServiceKey::Inet { protocol, addr } => {
             let opt = match protocol {
@@ -28,7 +30,7 @@ pub fn rule_service_name(key: &ServiceKey) -> String {
                 Protocol::Udp => "-u",
                 Protocol::Sctp => "--sctp-service",
             };
-            format!("{opt} {}", addrport(addr))
+            format!("{opt} {}", names::addrport(addr, Some(*protocol), names))
         }
         // Debian's ipvsadm 1.31 prints the mark with %d.
         ServiceKey::FwMark { family, mark } => match family {
@@ -39,7 +41,9 @@ pub fn rule_service_name(key: &ServiceKey) -> String {
 }
 
 /// Scheduler flag names as ipvsadm prints them (`sh-port`, `flag-1`, ...),
-/// comma-joined; empty when no SCHED bit is set.
+/// comma-joined; empty when no SCHED bit is set. For sh and mh ipvsadm 1.31
+/// names only the two flags they define and drops SCHED3 (checked against
+/// Debian's binary).
 pub fn sched_flag_names(service: &Service) -> String {
     let names: [(u32, &str); 3] = match service.scheduler.as_str() {
         "sh" => [
@@ -79,11 +83,20 @@ fn fwd_switch(f: Forward) -> &'static str {
 
 /// Render the whole table as `ipvsadm -S -n` does.
 pub fn render_save(table: &Table) -> String {
+    render_save_with(table, &Numeric)
+}
+
+/// Render the whole table as `ipvsadm -S` does, names from `names`.
+pub fn render_save_with(table: &Table, names: &dyn Names) -> String {
     let mut out = String::new();
     for key in sorted_services(table.services.keys()) {
         let entry = &table.services[key];
         let svc = &entry.service;
-        let name = rule_service_name(key);
+        let name = rule_service_name(key, names);
+        let protocol = match key {
+            ServiceKey::Inet { protocol, .. } => Some(*protocol),
+            ServiceKey::FwMark { .. } => None,
+        };
         let _ = write!(out, "-A {name} -s {}", svc.scheduler);
         if svc.is_persistent() {
             let _ = write!(out, " -p {}", svc.timeout);
@@ -112,18 +125,21 @@ pub fn render_save(table: &Table) -> String {
             let _ = write!(
                 out,
                 "-a {name} -r {} {} -w {}",
-                addrport(addr),
+                names::addrport(addr, protocol, names),
                 fwd_switch(d.forward),
                 d.weight as i32
             );
+            // Kernels since 5.2 report a tunnel type for every tunnel
+            // destination, IPIP by default (`tunnel: None` here).
             if d.forward == Forward::Tunnel {
                 match d.tunnel.map(|t| (t.kind, t.csum)) {
-                    Some((TunnelType::Ipip, _)) => out.push_str(" --tun-type ipip"),
+                    Some((TunnelType::Ipip, _)) | None => out.push_str(" --tun-type ipip"),
                     Some((TunnelType::Gue { port }, csum)) => {
                         let _ = write!(out, " --tun-type gue --tun-port {port} {}", csum_opt(csum));
                     }
-                    // ipvsadm 1.31 has no save form for GRE; it prints the plain rule.
-                    Some((TunnelType::Gre, _)) | None => {}
+                    Some((TunnelType::Gre, csum)) => {
+                        let _ = write!(out, " --tun-type gre {}", csum_opt(csum));
+                    }
                 }
             }
             out.push('\n');

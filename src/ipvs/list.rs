@@ -1,0 +1,391 @@
+//! `ipvsadm -L` and its variants, byte for byte (ipvsadm 1.31): the default
+//! listing, `--stats`, `--rate`, `--thresholds`, `--persistent-conn`,
+//! `--tun-info`, `--exact`, plus `--timeout` and `--daemon`. Pure: a
+//! [`Snapshot`] in, text out; name lookups come through [`Names`].
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use super::names::{addrport, truncate, Names};
+use super::order::{sorted_dests, sorted_services};
+use super::save::sched_flag_names;
+use super::snapshot::{Daemon, DaemonState, Snapshot, Stats, Timeouts};
+use super::table::{
+    svc_flags, Dest, Family, Forward, Protocol, ServiceKey, TunnelCsum, TunnelType,
+};
+
+/// Which columns a listing shows (ipvsadm's `FMT_*` choices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Columns {
+    #[default]
+    Default,
+    Stats,
+    Rate,
+    Thresholds,
+    PersistentConn,
+    TunInfo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListOptions {
+    pub columns: Columns,
+    /// `--exact`: full numbers instead of K/M/G/T.
+    pub exact: bool,
+    /// The "IP Virtual Server version" line: a full listing has it, the
+    /// listing of one service (`-t/-u/-f`) does not.
+    pub header: bool,
+}
+
+fn protocol_of(key: &ServiceKey) -> Option<Protocol> {
+    match key {
+        ServiceKey::Inet { protocol, .. } => Some(*protocol),
+        ServiceKey::FwMark { .. } => None,
+    }
+}
+
+/// `svc_name` of a listing: `TCP  addr:port` (IPv4 cut to 33 bytes) or
+/// `FWM  mark[ IPv6]` (Debian's 1.31 prints the mark signed).
+pub fn service_name(key: &ServiceKey, names: &dyn Names) -> String {
+    match key {
+        ServiceKey::Inet { protocol, addr } => {
+            let p = match protocol {
+                Protocol::Tcp => "TCP",
+                Protocol::Udp => "UDP",
+                Protocol::Sctp => "SCTP",
+            };
+            let s = format!("{p:<4} {}", addrport(addr, Some(*protocol), names));
+            match addr.ip() {
+                IpAddr::V4(_) => truncate(s, 33),
+                IpAddr::V6(_) => s,
+            }
+        }
+        ServiceKey::FwMark { family, mark } => match family {
+            Family::Inet => format!("FWM  {}", *mark as i32),
+            Family::Inet6 => format!("FWM  {} IPv6", *mark as i32),
+        },
+    }
+}
+
+fn dest_name(key: &ServiceKey, addr: &SocketAddr, names: &dyn Names) -> String {
+    let s = addrport(addr, protocol_of(key), names);
+    match addr.ip() {
+        IpAddr::V4(_) => truncate(s, 28),
+        IpAddr::V6(_) => s,
+    }
+}
+
+/// `print_largenum`
+pub fn largenum(out: &mut String, n: u64, exact: bool) {
+    let _ = if exact {
+        let digits = n.to_string().len();
+        let width = if digits <= 8 { 9 } else { digits + 1 };
+        write!(out, "{n:>width$}")
+    } else if n < 100_000_000 {
+        write!(out, "{n:>9}")
+    } else if n < 1_000_000_000 {
+        write!(out, "{:>8}K", n / 1_000)
+    } else if n < 100_000_000_000 {
+        write!(out, "{:>8}M", n / 1_000_000)
+    } else if n < 100_000_000_000_000 {
+        write!(out, "{:>8}G", n / 1_000_000_000)
+    } else {
+        write!(out, "{:>8}T", n / 1_000_000_000_000)
+    };
+}
+
+fn title(out: &mut String, columns: Columns) {
+    let _ = match columns {
+        Columns::Stats => writeln!(
+            out,
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+        ),
+        Columns::Rate => writeln!(
+            out,
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+        ),
+        Columns::Thresholds => writeln!(
+            out,
+            "{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        ),
+        Columns::PersistentConn => writeln!(
+            out,
+            "{:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Weight", "PersistConn", "ActiveConn", "InActConn"
+        ),
+        Columns::TunInfo => writeln!(
+            out,
+            "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn"
+        ),
+        Columns::Default => writeln!(
+            out,
+            "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
+        ),
+    };
+}
+
+fn five(out: &mut String, v: [u64; 5], exact: bool) {
+    for n in v {
+        largenum(out, n, exact);
+    }
+}
+
+fn counts(s: &Stats) -> [u64; 5] {
+    [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes]
+}
+
+fn rates(s: &Stats) -> [u64; 5] {
+    [s.cps, s.inpps, s.outpps, s.inbps, s.outbps]
+}
+
+/// `fwd_name`. A bypass destination is never configured; ipvsadm would
+/// print "(null)" for it.
+pub fn forward_name(f: Forward) -> &'static str {
+    match f {
+        Forward::Masq => "Masq",
+        Forward::Local => "Local",
+        Forward::Tunnel => "Tunnel",
+        Forward::Route => "Route",
+        Forward::Bypass => "(null)",
+    }
+}
+
+fn csum_short(c: TunnelCsum) -> &'static str {
+    match c {
+        TunnelCsum::NoCsum => "-c",
+        TunnelCsum::Csum => "+c",
+        TunnelCsum::RemCsum => "r+c",
+    }
+}
+
+/// `fwd_tun_info`: the TunnelInfo column.
+fn tunnel_info(d: &Dest) -> String {
+    if d.forward != Forward::Tunnel {
+        return "n/a".into();
+    }
+    match d.tunnel {
+        None => "ipip".into(),
+        Some(t) => match t.kind {
+            TunnelType::Ipip => "ipip".into(),
+            TunnelType::Gue { port } => format!("gue:{port}:{}", csum_short(t.csum)),
+            TunnelType::Gre => format!("gre:{}", csum_short(t.csum)),
+        },
+    }
+}
+
+fn service_line(
+    out: &mut String,
+    snap: &Snapshot,
+    key: &ServiceKey,
+    o: &ListOptions,
+    n: &dyn Names,
+) {
+    let svc = &snap.table.services[key].service;
+    let name = service_name(key, n);
+    match o.columns {
+        Columns::Stats => {
+            let _ = write!(out, "{name:<33}");
+            five(out, counts(&snap.service_stats(key)), o.exact);
+        }
+        Columns::Rate => {
+            let _ = write!(out, "{name:<33}");
+            five(out, rates(&snap.service_stats(key)), o.exact);
+        }
+        _ => {
+            let _ = write!(out, "{name} {}", svc.scheduler);
+            let flags = sched_flag_names(svc);
+            if !flags.is_empty() {
+                let _ = write!(out, " ({flags})");
+            }
+            if svc.is_persistent() {
+                let _ = write!(out, " persistent {}", svc.timeout);
+                match key.family() {
+                    Family::Inet if svc.netmask != 0xffff_ffff => {
+                        let _ = write!(out, " mask {}", Ipv4Addr::from(svc.netmask));
+                    }
+                    Family::Inet6 if svc.netmask != 128 => {
+                        let _ = write!(out, " mask {}", svc.netmask as i32);
+                    }
+                    _ => {}
+                }
+                // ipvsadm prints the PE only for persistent services.
+                if let Some(pe) = &svc.pe_name {
+                    let _ = write!(out, " pe {pe}");
+                }
+            }
+            if svc.flags & svc_flags::ONEPACKET != 0 {
+                out.push_str(" ops");
+            }
+        }
+    }
+    out.push('\n');
+}
+
+fn dest_line(
+    out: &mut String,
+    snap: &Snapshot,
+    key: &ServiceKey,
+    addr: &SocketAddr,
+    o: &ListOptions,
+    n: &dyn Names,
+) {
+    let d = &snap.table.services[key].dests[addr];
+    let c = snap.dest_counters(key, addr);
+    let name = dest_name(key, addr, n);
+    let weight = d.weight as i32;
+    let _ = match o.columns {
+        Columns::Stats => {
+            let _ = write!(out, "  -> {name:<28}");
+            five(out, counts(&c.stats), o.exact);
+            writeln!(out)
+        }
+        Columns::Rate => {
+            // ipvsadm prints the first three rates as plain %8llu.
+            let s = &c.stats;
+            let _ = write!(
+                out,
+                "  -> {name:<28} {:>8} {:>8} {:>8}",
+                s.cps, s.inpps, s.outpps
+            );
+            largenum(out, s.inbps, o.exact);
+            largenum(out, s.outbps, o.exact);
+            writeln!(out)
+        }
+        Columns::Thresholds => writeln!(
+            out,
+            "  -> {name:<28} {:<10} {:<10} {:<10} {:<10}",
+            d.upper_threshold, d.lower_threshold, c.active_conns, c.inact_conns
+        ),
+        Columns::PersistentConn => writeln!(
+            out,
+            "  -> {name:<28} {:<9} {:<11} {:<10} {:<10}",
+            d.weight, c.persist_conns, c.active_conns, c.inact_conns
+        ),
+        Columns::TunInfo => writeln!(
+            out,
+            "  -> {name:<28} {:<7} {:<13} {:<6} {:<10} {:<10}",
+            forward_name(d.forward),
+            tunnel_info(d),
+            weight,
+            c.active_conns,
+            c.inact_conns
+        ),
+        Columns::Default => writeln!(
+            out,
+            "  -> {name:<28} {:<7} {:<6} {:<10} {:<10}",
+            forward_name(d.forward),
+            weight,
+            c.active_conns,
+            c.inact_conns
+        ),
+    };
+}
+
+/// The whole listing.
+pub fn render_list(snap: &Snapshot, o: &ListOptions, names: &dyn Names) -> String {
+    let mut out = String::new();
+    if o.header {
+        let (a, b, c) = snap.info.version_triple();
+        let _ = writeln!(
+            out,
+            "IP Virtual Server version {a}.{b}.{c} (size={})",
+            snap.info.conn_tab_size as i32
+        );
+    }
+    title(&mut out, o.columns);
+    for key in sorted_services(snap.table.services.keys()) {
+        service_line(&mut out, snap, key, o, names);
+        for addr in sorted_dests(snap.table.services[key].dests.keys()) {
+            dest_line(&mut out, snap, key, addr, o, names);
+        }
+    }
+    out
+}
+
+/// `ipvsadm -L --timeout`
+pub fn render_timeouts(t: &Timeouts) -> String {
+    format!(
+        "Timeout (tcp tcpfin udp): {} {} {}\n",
+        t.tcp as i32, t.tcp_fin as i32, t.udp as i32
+    )
+}
+
+/// `ipvsadm -L --daemon`: master first, then backup.
+pub fn render_daemons(daemons: &[Daemon]) -> String {
+    let mut out = String::new();
+    for state in [DaemonState::Master, DaemonState::Backup] {
+        for d in daemons.iter().filter(|d| d.state == state) {
+            let kind = match state {
+                DaemonState::Master => "master",
+                DaemonState::Backup => "backup",
+            };
+            let _ = write!(
+                out,
+                "{kind} sync daemon (mcast={}, syncid={}",
+                d.mcast_ifn, d.sync_id as i32
+            );
+            if d.sync_maxlen != 0 {
+                let _ = write!(out, ", maxlen={}", d.sync_maxlen);
+            }
+            if let Some(g) = d.mcast_group {
+                let _ = write!(out, ", group={g}");
+            }
+            if d.mcast_port != 0 {
+                let _ = write!(out, ", port={}", d.mcast_port);
+            }
+            if d.mcast_ttl != 0 {
+                let _ = write!(out, ", ttl={}", d.mcast_ttl);
+            }
+            out.push_str(")\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largenum_scales_like_ipvsadm() {
+        let cases: [(u64, &str); 6] = [
+            (0, "        0"),
+            (99_999_999, " 99999999"),
+            (123_456_789, "  123456K"),
+            (45_678_901_234, "   45678M"),
+            (100_000_000_000, "     100G"),
+            (100_000_000_000_000, "     100T"),
+        ];
+        for (n, want) in cases {
+            let mut s = String::new();
+            largenum(&mut s, n, false);
+            assert_eq!(s, want, "{n}");
+        }
+        let mut s = String::new();
+        largenum(&mut s, 1_234_567_890, true);
+        assert_eq!(s, " 1234567890");
+        let mut s = String::new();
+        largenum(&mut s, 12, true);
+        assert_eq!(s, "       12");
+    }
+
+    #[test]
+    fn ipv4_service_names_are_cut_at_33_bytes() {
+        struct Long;
+        impl Names for Long {
+            fn host(&self, _: &IpAddr) -> Option<String> {
+                Some("a-very-long-virtual-host-name.example.org".into())
+            }
+            fn service(&self, _: u16, _: Option<Protocol>) -> Option<String> {
+                Some("http".into())
+            }
+        }
+        let k = ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1:80".parse().unwrap(),
+        };
+        assert_eq!(service_name(&k, &Long), "TCP  a-very-long-virtual-host-nam");
+    }
+}

@@ -1,0 +1,515 @@
+//! The IPVS generic netlink client: one socket, one family lookup, requests
+//! framed with neli's `Nlmsghdr`, replies parsed by [`super::frame`].
+//!
+//! The socket itself comes from `socket2` because it sets receive and send
+//! timeouts without `unsafe` (neli 0.7's socket has no timeout setter), so a
+//! kernel that never answers gives [`IpvsError::Timeout`] instead of a hang.
+//!
+//! Changes are pipelined: up to [`WINDOW`] requests go out in one `sendmsg`,
+//! only the last one asks for an ACK. The kernel handles a datagram's
+//! messages in order and reports each failure with its sequence number, so
+//! the ACK of the last one proves every earlier one was handled, and every
+//! failure is still tied to its change.
+
+use std::io::{Cursor, ErrorKind, Read};
+use std::time::Duration;
+
+use neli::consts::nl::NlmF;
+use neli::nl::{NlPayload, NlmsghdrBuilder};
+use neli::types::Buffer;
+use neli::ToBytes;
+use socket2::{Domain, Protocol, Socket, Type};
+use tracing::debug;
+
+use super::attr::{AttrWriter, Attrs};
+use super::change::Change;
+use super::codec::{self, Request};
+use super::consts::{ctrl, GENL_NAME, GENL_VERSION};
+use super::decode;
+use super::error::{DecodeError, Errno, IpvsError, Op, Target};
+use super::frame::{frames, Reply};
+use super::snapshot::{Daemon, DaemonState, Info, Snapshot, Stats, Timeouts};
+use super::table::{Dest, Service, ServiceKey, Table};
+
+/// Requests per datagram when applying many changes. Bounds the error
+/// replies that can queue up before they are read (each echoes its request),
+/// so they fit in the default socket receive buffer.
+pub const WINDOW: usize = 64;
+
+/// The receive timeout unless the caller picks another.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest datagram the kernel sends: dumps fill at most 32 KiB.
+const RECV_BUF: usize = 64 * 1024;
+
+/// A connection to the kernel's IPVS.
+pub struct Client {
+    sock: Socket,
+    family: u16,
+    seq: u32,
+    rbuf: Vec<u8>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("family", &self.family)
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+fn kernel_error(op: Op, target: &Target, errno: i32) -> IpvsError {
+    match Errno::from_raw(errno) {
+        Errno::Permission => IpvsError::PermissionDenied { op },
+        errno => IpvsError::Kernel {
+            op,
+            target: target.clone(),
+            errno,
+        },
+    }
+}
+
+/// A generic netlink socket with receive and send timeouts. Not bound: the
+/// kernel binds it on the first send.
+fn open_socket(timeout: Duration) -> std::io::Result<Socket> {
+    let sock = Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::from(libc::SOCK_RAW),
+        Some(Protocol::from(libc::NETLINK_GENERIC)),
+    )?;
+    sock.set_read_timeout(Some(timeout))?;
+    sock.set_write_timeout(Some(timeout))?;
+    Ok(sock)
+}
+
+/// One datagram; a receive timeout becomes [`IpvsError::Timeout`].
+fn recv_into(sock: &Socket, buf: &mut [u8], op: Op, timeout: Duration) -> Result<usize, IpvsError> {
+    let mut s = sock;
+    s.read(buf).map_err(|e| io_error(op, e, timeout))
+}
+
+fn io_error(op: Op, e: std::io::Error, timeout: Duration) -> IpvsError {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => IpvsError::Timeout {
+            op,
+            secs: timeout.as_secs(),
+        },
+        _ => IpvsError::Socket { op, source: e },
+    }
+}
+
+fn duplicate(_: super::snapshot::Duplicate) -> IpvsError {
+    IpvsError::Decode {
+        op: Op::ListServices,
+        source: DecodeError::Message {
+            what: "an entry appeared twice: the table changed during the dump",
+        },
+    }
+}
+
+impl Client {
+    /// Opens the socket and looks up the "IPVS" family.
+    pub fn connect() -> Result<Client, IpvsError> {
+        Client::connect_with_timeout(DEFAULT_TIMEOUT)
+    }
+
+    pub fn connect_with_timeout(timeout: Duration) -> Result<Client, IpvsError> {
+        let sock = open_socket(timeout).map_err(|source| IpvsError::Socket {
+            op: Op::ResolveFamily,
+            source,
+        })?;
+        let mut client = Client {
+            sock,
+            family: ctrl::ID,
+            seq: 0,
+            rbuf: vec![0; RECV_BUF],
+            timeout,
+        };
+        client.family = client.resolve_family()?;
+        Ok(client)
+    }
+
+    /// `CTRL_CMD_GETFAMILY` for "IPVS" on the same socket.
+    fn resolve_family(&mut self) -> Result<u16, IpvsError> {
+        let mut w = AttrWriter::new();
+        w.string(ctrl::ATTR_FAMILY_NAME, GENL_NAME);
+        let req = Request {
+            cmd: ctrl::CMD_GETFAMILY,
+            attrs: w.finish(),
+            dump: false,
+            op: Op::ResolveFamily,
+            target: Target::None,
+        };
+        let mut id = None;
+        let res = self.transact_to(ctrl::ID, 2, &req, |_, attrs| {
+            for a in Attrs::new(attrs) {
+                let a = a?;
+                if a.kind == ctrl::ATTR_FAMILY_ID {
+                    id = Some(a.u16("CTRL_ATTR_FAMILY_ID")?);
+                }
+            }
+            Ok(())
+        });
+        match res {
+            Err(IpvsError::Kernel {
+                errno: Errno::NotFound,
+                ..
+            }) => Err(IpvsError::FamilyMissing),
+            Err(e) => Err(e),
+            Ok(()) => id.ok_or(IpvsError::Decode {
+                op: Op::ResolveFamily,
+                source: DecodeError::Missing {
+                    attr: "CTRL_ATTR_FAMILY_ID",
+                },
+            }),
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Appends one framed request to `out`; returns its sequence number.
+    fn frame(
+        &mut self,
+        nl_type: u16,
+        version: u8,
+        req: &Request,
+        flags: NlmF,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, IpvsError> {
+        let seq = self.next_seq();
+        let mut payload = Vec::with_capacity(4 + req.attrs.len());
+        payload.extend_from_slice(&[req.cmd, version, 0, 0]);
+        payload.extend_from_slice(&req.attrs);
+        let bad = |what: String| IpvsError::Request {
+            op: req.op,
+            target: req.target.clone(),
+            what,
+        };
+        let msg = NlmsghdrBuilder::<u16, Buffer>::default()
+            .nl_type(nl_type)
+            .nl_flags(flags)
+            .nl_seq(seq)
+            .nl_payload(NlPayload::Payload(Buffer::from(payload)))
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        let mut cur = Cursor::new(Vec::new());
+        msg.to_bytes(&mut cur).map_err(|e| bad(e.to_string()))?;
+        out.extend_from_slice(cur.get_ref());
+        Ok(seq)
+    }
+
+    fn send(&self, op: Op, buf: &[u8]) -> Result<(), IpvsError> {
+        let n = self.sock.send(buf).map_err(|e| self.io_error(op, e))?;
+        if n != buf.len() {
+            return Err(IpvsError::Socket {
+                op,
+                source: std::io::Error::new(ErrorKind::WriteZero, "short netlink send"),
+            });
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, op: Op) -> Result<usize, IpvsError> {
+        recv_into(&self.sock, &mut self.rbuf, op, self.timeout)
+    }
+
+    fn io_error(&self, op: Op, e: std::io::Error) -> IpvsError {
+        io_error(op, e, self.timeout)
+    }
+
+    /// Sends one request and feeds each data reply to `on_data` until the
+    /// ACK (or, for a dump, `NLMSG_DONE`). Any error ends the exchange.
+    fn transact_to(
+        &mut self,
+        nl_type: u16,
+        version: u8,
+        req: &Request,
+        mut on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<(), IpvsError> {
+        let flags = if req.dump {
+            NlmF::REQUEST | NlmF::DUMP
+        } else {
+            NlmF::REQUEST | NlmF::ACK
+        };
+        let mut out = Vec::new();
+        let seq = self.frame(nl_type, version, req, flags, &mut out)?;
+        self.send(req.op, &out)?;
+        let decode = |source| IpvsError::Decode { op: req.op, source };
+        loop {
+            let n = self.recv(req.op)?;
+            for f in frames(&self.rbuf[..n]) {
+                let f = f.map_err(decode)?;
+                if f.seq != seq {
+                    debug!(seq = f.seq, expected = seq, "stale netlink reply skipped");
+                    continue;
+                }
+                match f.reply().map_err(decode)? {
+                    Reply::Data { cmd, attrs } => on_data(cmd, attrs).map_err(decode)?,
+                    Reply::Ack if !req.dump => return Ok(()),
+                    Reply::Done(0) if req.dump => return Ok(()),
+                    Reply::Error(e) => return Err(kernel_error(req.op, &req.target, e)),
+                    Reply::Done(e) if e != 0 => return Err(kernel_error(req.op, &req.target, e)),
+                    Reply::Ack | Reply::Done(_) | Reply::Noop => {}
+                }
+            }
+        }
+    }
+
+    fn transact(
+        &mut self,
+        req: &Request,
+        on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<(), IpvsError> {
+        self.transact_to(self.family, GENL_VERSION, req, on_data)
+    }
+
+    fn ack(&mut self, req: &Request) -> Result<(), IpvsError> {
+        self.transact(req, |_, _| Ok(()))
+    }
+
+    /// Applies one change.
+    pub fn apply(&mut self, change: &Change) -> Result<(), IpvsError> {
+        self.ack(&codec::change_request(change)?)
+    }
+
+    /// Applies changes in order, pipelined. The outer error means the
+    /// transport failed and the outcome of some changes is unknown; otherwise
+    /// there is one result per change, in order.
+    pub fn apply_all(
+        &mut self,
+        changes: &[Change],
+    ) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        let mut results = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(WINDOW) {
+            let base = results.len();
+            let mut reqs = Vec::with_capacity(chunk.len());
+            for c in chunk {
+                match codec::change_request(c) {
+                    Ok(r) => {
+                        reqs.push((results.len(), r));
+                        results.push(Ok(()));
+                    }
+                    Err(e) => results.push(Err(e)),
+                }
+            }
+            let Some(last) = reqs.len().checked_sub(1) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            let mut seqs = Vec::with_capacity(reqs.len());
+            for (i, (_, r)) in reqs.iter().enumerate() {
+                let flags = if i == last {
+                    NlmF::REQUEST | NlmF::ACK
+                } else {
+                    NlmF::REQUEST
+                };
+                seqs.push(self.frame(self.family, GENL_VERSION, r, flags, &mut out)?);
+            }
+            let op = reqs[last].1.op;
+            self.send(op, &out)?;
+            let (first_seq, barrier) = (seqs[0], seqs[last]);
+            let mut done = false;
+            while !done {
+                let n = self.recv(op)?;
+                for f in frames(&self.rbuf[..n]) {
+                    let f = f.map_err(|source| IpvsError::Decode { op, source })?;
+                    let k = f.seq.wrapping_sub(first_seq) as usize;
+                    let Some((idx, req)) = reqs.get(k).filter(|_| k < seqs.len()) else {
+                        debug!(seq = f.seq, "stale netlink reply skipped");
+                        continue;
+                    };
+                    match f
+                        .reply()
+                        .map_err(|source| IpvsError::Decode { op, source })?
+                    {
+                        Reply::Error(e) => {
+                            results[*idx] = Err(kernel_error(req.op, &req.target, e))
+                        }
+                        Reply::Ack | Reply::Done(_) | Reply::Noop | Reply::Data { .. } => {}
+                    }
+                    if f.seq == barrier {
+                        done = true;
+                    }
+                }
+            }
+            debug!(
+                from = base,
+                count = chunk.len(),
+                "applied a window of changes"
+            );
+        }
+        Ok(results)
+    }
+
+    /// `IPVS_CMD_GET_INFO`
+    pub fn info(&mut self) -> Result<Info, IpvsError> {
+        let mut info = None;
+        self.transact(&codec::get_info(), |_, a| {
+            info = Some(decode::decode_info(a)?);
+            Ok(())
+        })?;
+        info.ok_or(IpvsError::Decode {
+            op: Op::GetInfo,
+            source: DecodeError::Missing {
+                attr: "IPVS_INFO_ATTR_VERSION",
+            },
+        })
+    }
+
+    /// Every service, with its counters, in the kernel's order.
+    pub fn services(&mut self) -> Result<Vec<(ServiceKey, Service, Stats)>, IpvsError> {
+        let mut v = Vec::new();
+        self.transact(&codec::dump_services(), |_, a| {
+            v.push(decode::decode_service(a)?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    /// One service (`ipvsadm -L -t ...`).
+    pub fn service(&mut self, key: &ServiceKey) -> Result<(Service, Stats), IpvsError> {
+        let mut found = None;
+        self.transact(&codec::get_service(key), |_, a| {
+            let (_, s, st) = decode::decode_service(a)?;
+            found = Some((s, st));
+            Ok(())
+        })?;
+        found.ok_or(IpvsError::Kernel {
+            op: Op::GetService,
+            target: Target::Service(*key),
+            errno: Errno::NoSuchService,
+        })
+    }
+
+    /// The destinations of one service, with their counters.
+    pub fn dests(
+        &mut self,
+        key: &ServiceKey,
+    ) -> Result<Vec<(std::net::SocketAddr, Dest, super::snapshot::DestCounters)>, IpvsError> {
+        let mut v = Vec::new();
+        let fam = key.family();
+        self.transact(&codec::dump_dests(key), |_, a| {
+            v.push(decode::decode_dest(a, fam)?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    /// The whole table with counters: one service dump, then one destination
+    /// dump per service. Complete, or an error.
+    pub fn snapshot(&mut self) -> Result<Snapshot, IpvsError> {
+        let mut snap = Snapshot {
+            info: self.info()?,
+            ..Snapshot::default()
+        };
+        for (key, svc, stats) in self.services()? {
+            let dests = self.dests(&key)?;
+            snap.insert(key, svc, stats, dests).map_err(duplicate)?;
+        }
+        Ok(snap)
+    }
+
+    /// A snapshot of one service only.
+    pub fn snapshot_of(&mut self, key: &ServiceKey) -> Result<Snapshot, IpvsError> {
+        let mut snap = Snapshot {
+            info: self.info()?,
+            ..Snapshot::default()
+        };
+        let (svc, stats) = self.service(key)?;
+        let dests = self.dests(key)?;
+        snap.insert(*key, svc, stats, dests).map_err(duplicate)?;
+        Ok(snap)
+    }
+
+    /// `IPVS_CMD_ZERO` for one service or all.
+    pub fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError> {
+        self.ack(&codec::zero(key))
+    }
+
+    /// `IPVS_CMD_FLUSH`. For tests and tools; the director never flushes.
+    pub fn flush(&mut self) -> Result<(), IpvsError> {
+        self.ack(&codec::flush())
+    }
+
+    pub fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        let mut t = Timeouts::default();
+        self.transact(&codec::get_timeouts(), |_, a| {
+            t = decode::decode_timeouts(a)?;
+            Ok(())
+        })?;
+        Ok(t)
+    }
+
+    pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
+        self.ack(&codec::set_timeouts(t))
+    }
+
+    pub fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
+        let mut v = Vec::new();
+        self.transact(&codec::dump_daemons(), |_, a| {
+            v.push(decode::decode_daemon(a)?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    pub fn start_daemon(&mut self, d: &Daemon) -> Result<(), IpvsError> {
+        self.ack(&codec::start_daemon(d)?)
+    }
+
+    pub fn stop_daemon(&mut self, state: DaemonState) -> Result<(), IpvsError> {
+        self.ack(&codec::stop_daemon(state))
+    }
+}
+
+impl super::kernel::Kernel for Client {
+    fn dump(&mut self) -> Result<Table, IpvsError> {
+        Ok(self.snapshot()?.table)
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<(), IpvsError> {
+        Client::apply(self, change)
+    }
+
+    fn apply_all(&mut self, changes: &[Change]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        Client::apply_all(self, changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// The host kernel's netlink is real even without IPVS: a socket nobody
+    /// answers must give a Timeout after the configured time, not hang.
+    #[test]
+    fn a_silent_kernel_gives_a_timeout_error() {
+        let t = Duration::from_millis(200);
+        let sock = open_socket(t).unwrap();
+        let start = Instant::now();
+        let mut buf = vec![0u8; 1024];
+        let e = recv_into(&sock, &mut buf, Op::ListServices, t).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                IpvsError::Timeout {
+                    op: Op::ListServices,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150),
+            "returned after {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(5), "took {waited:?}");
+    }
+}
