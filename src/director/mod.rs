@@ -7,9 +7,11 @@
 //! - [`diff`]: the minimal ordered changes from the kernel's table to the
 //!   desired one, on owned services only.
 //! - [`owned`]: the state file recording which services lvsd owns.
+//! - [`reconcile`]: one pass: read the kernel, compute, apply; cleanstop.
 
 pub mod checks;
 pub mod desired;
 pub mod diff;
 pub mod owned;
 pub mod plan;
+pub mod reconcile;

@@ -1,0 +1,359 @@
+//! The reconcile step: read the kernel, compute what it should hold, apply
+//! the difference. The only place that writes to IPVS.
+//!
+//! A change refused because the table moved under us (an operator's ipvsadm
+//! added or removed the same entry: EEXIST, ENOENT, ESRCH) is not a failure:
+//! the table is read again and the difference recomputed, a few times at
+//! most. Any other refusal is reported with the change, and the other
+//! changes still go in.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use tracing::{info, warn};
+
+use crate::config::model::Config;
+use crate::ipvs::change::Change;
+use crate::ipvs::error::{Errno, IpvsError};
+use crate::ipvs::kernel::Kernel;
+use crate::ipvs::table::{ServiceKey, Table};
+
+use super::desired::{desired, fallback_active, Knowledge};
+use super::diff::{diff, Owned};
+use super::owned;
+
+/// How many times a pass re-reads the table after racing with someone else.
+const RACE_RETRIES: usize = 3;
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Changes the kernel accepted, in order.
+    pub applied: Vec<Change>,
+    /// Changes the kernel refused for another reason than a race.
+    pub failed: Vec<(Change, String)>,
+    /// Virtuals whose fallback server went in (`true`) or out (`false`).
+    pub fallback_edges: Vec<(ServiceKey, bool)>,
+}
+
+/// The director's view of the kernel for one configuration.
+pub struct Director<K: Kernel> {
+    kernel: K,
+    config: Config,
+    owned: Owned,
+    state_file: Option<PathBuf>,
+    fallback_on: BTreeSet<ServiceKey>,
+    /// The kernel's table as of the end of the last pass.
+    last: Table,
+}
+
+impl<K: Kernel> Director<K> {
+    /// `recorded` is the set read from the state file: services an earlier
+    /// run owned, which are removed if the configuration no longer has them.
+    pub fn new(kernel: K, config: Config, recorded: Owned, state_file: Option<PathBuf>) -> Self {
+        let mut d = Director {
+            kernel,
+            config,
+            owned: recorded,
+            state_file,
+            fallback_on: BTreeSet::new(),
+            last: Table::new(),
+        };
+        d.own_config();
+        d
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The kernel's table after the last pass (owned and foreign services).
+    pub fn table(&self) -> &Table {
+        &self.last
+    }
+
+    pub fn kernel(&mut self) -> &mut K {
+        &mut self.kernel
+    }
+
+    /// Swaps in a new configuration. Services of the old one stay owned
+    /// until a pass has removed them.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+        self.own_config();
+    }
+
+    fn own_config(&mut self) {
+        let before = self.owned.len();
+        self.owned
+            .extend(self.config.virtuals.iter().map(|v| v.key));
+        if self.owned.len() != before {
+            self.store_owned();
+        }
+    }
+
+    fn store_owned(&self) {
+        if let Some(path) = &self.state_file {
+            if let Err(e) = owned::store(path, &self.owned) {
+                warn!(path = %path.display(), error = %e, "cannot record owned services");
+            }
+        }
+    }
+
+    /// One pass: dump, desired, diff, apply.
+    pub fn reconcile(&mut self, know: &impl Knowledge) -> Result<Report, IpvsError> {
+        let mut report = Report::default();
+        let mut actual = self.kernel.dump()?;
+        for attempt in 0..=RACE_RETRIES {
+            let want = desired(&self.config, know, &actual);
+            let changes = diff(&actual, &want, &self.owned);
+            if changes.is_empty() {
+                break;
+            }
+            let results = self.kernel.apply_all(&changes)?;
+            let mut raced = false;
+            for (change, result) in changes.into_iter().zip(results) {
+                match result {
+                    Ok(()) => {
+                        info!(%change, "applied");
+                        report.applied.push(change);
+                    }
+                    Err(e) if is_race(&e) && attempt < RACE_RETRIES => {
+                        warn!(%change, error = %e, "table changed underneath; reading it again");
+                        raced = true;
+                    }
+                    Err(e) => {
+                        warn!(%change, error = %e, "change refused");
+                        report.failed.push((change, e.to_string()));
+                    }
+                }
+            }
+            actual = self.kernel.dump()?;
+            if !raced {
+                break;
+            }
+        }
+        self.finish_pass(actual, &mut report);
+        Ok(report)
+    }
+
+    fn finish_pass(&mut self, actual: Table, report: &mut Report) {
+        // Services removed from the configuration are no longer ours once gone.
+        let configured: BTreeSet<ServiceKey> = self.config.virtuals.iter().map(|v| v.key).collect();
+        let before = self.owned.len();
+        self.owned
+            .retain(|k| configured.contains(k) || actual.services.contains_key(k));
+        if self.owned.len() != before {
+            self.store_owned();
+        }
+        for v in &self.config.virtuals {
+            let on = fallback_active(v, &actual);
+            let was = self.fallback_on.contains(&v.key);
+            if on != was {
+                report.fallback_edges.push((v.key, on));
+                if on {
+                    self.fallback_on.insert(v.key);
+                } else {
+                    self.fallback_on.remove(&v.key);
+                }
+            }
+        }
+        self.fallback_on.retain(|k| configured.contains(k));
+        self.last = actual;
+    }
+
+    /// Whether the fallback of this virtual is in the table.
+    pub fn fallback_on(&self, key: &ServiceKey) -> bool {
+        self.fallback_on.contains(key)
+    }
+
+    /// `cleanstop`: removes the owned services whose virtual asks for it
+    /// (all of them with `cleanstop=yes`, the default). Returns the
+    /// deletions the kernel refused.
+    pub fn clean_stop(&mut self) -> Result<Vec<(Change, String)>, IpvsError> {
+        let mut failed = Vec::new();
+        let actual = self.kernel.dump()?;
+        let doomed: Vec<ServiceKey> = self
+            .config
+            .virtuals
+            .iter()
+            .filter(|v| v.cleanstop && actual.services.contains_key(&v.key))
+            .map(|v| v.key)
+            .collect();
+        for key in doomed {
+            let change = Change::DelService(key);
+            match self.kernel.apply(&change) {
+                Ok(()) => {
+                    info!(%change, "cleanstop");
+                    self.owned.remove(&key);
+                }
+                Err(e) if is_race(&e) => {
+                    self.owned.remove(&key);
+                }
+                Err(e) => failed.push((change, e.to_string())),
+            }
+        }
+        self.store_owned();
+        Ok(failed)
+    }
+}
+
+/// EEXIST / ENOENT / ESRCH: someone else changed the same entry.
+fn is_race(e: &IpvsError) -> bool {
+    matches!(
+        e,
+        IpvsError::Kernel {
+            errno: Errno::Exists | Errno::NotFound | Errno::NoSuchService,
+            ..
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Health;
+    use crate::config::resolve::Static;
+    use crate::config::{parse, Format};
+    use crate::director::desired::{AllUp, RealKey};
+    use crate::ipvs::memory::MemoryKernel;
+    use crate::ipvs::table::{Dest, Family, Forward, Protocol, Service, ServiceEntry};
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        let l = parse(
+            Path::new("t.cf"),
+            text.as_bytes(),
+            Format::Ldirectord,
+            &Static::new(&[], ""),
+        );
+        assert!(!l.has_errors(), "{:?}", l.diagnostics);
+        l.config
+    }
+
+    fn tcp(s: &str) -> ServiceKey {
+        ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: s.parse().unwrap(),
+        }
+    }
+
+    fn foreign() -> (ServiceKey, ServiceEntry) {
+        let mut e = ServiceEntry::new(Service::new("rr", Family::Inet));
+        e.dests
+            .insert("192.0.2.9:80".parse().unwrap(), Dest::new(Forward::Masq, 3));
+        (tcp("192.0.2.1:80"), e)
+    }
+
+    struct Nothing;
+    impl Knowledge for Nothing {
+        fn health(&self, _: &RealKey) -> Health {
+            Health::Unknown
+        }
+        fn in_maintenance(&self, _: &RealKey) -> bool {
+            false
+        }
+        fn placed_before(&self, _: &RealKey) -> bool {
+            false
+        }
+    }
+
+    const CF: &str = "virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq 2\n\tfallback=127.0.0.1:80\n";
+
+    #[test]
+    fn foreign_services_survive_and_recorded_ones_are_cleaned_up() {
+        let (fk, fe) = foreign();
+        let stale = tcp("10.9.9.9:80");
+        let mut table = Table::new();
+        table.services.insert(fk, fe.clone());
+        table
+            .services
+            .insert(stale, ServiceEntry::new(Service::new("wlc", Family::Inet)));
+        let recorded: Owned = [stale].into();
+        let mut d = Director::new(MemoryKernel::new(table), config(CF), recorded, None);
+
+        let r = d.reconcile(&Nothing).unwrap();
+        let t = d.table().clone();
+        assert_eq!(t.services[&fk], fe, "foreign service untouched");
+        assert!(!t.services.contains_key(&stale), "recorded service removed");
+        let ours = &t.services[&tcp("10.0.0.1:80")];
+        assert_eq!(ours.dests.len(), 1, "only the fallback before any check");
+        assert_eq!(r.fallback_edges, vec![(tcp("10.0.0.1:80"), true)]);
+        assert!(d.fallback_on(&tcp("10.0.0.1:80")));
+
+        // All up: the real replaces the fallback; a second pass is a no-op.
+        let r = d.reconcile(&AllUp).unwrap();
+        assert_eq!(r.fallback_edges, vec![(tcp("10.0.0.1:80"), false)]);
+        let dests: Vec<_> = d.table().services[&tcp("10.0.0.1:80")]
+            .dests
+            .keys()
+            .copied()
+            .collect();
+        assert_eq!(dests, vec!["10.0.1.1:80".parse().unwrap()]);
+        assert!(d.reconcile(&AllUp).unwrap().applied.is_empty());
+
+        // Clean stop removes ours only.
+        assert!(d.clean_stop().unwrap().is_empty());
+        let left = d.kernel().dump().unwrap();
+        assert_eq!(left.services.keys().copied().collect::<Vec<_>>(), vec![fk]);
+    }
+
+    /// A kernel where an operator adds the same service just before lvsd.
+    struct Racy {
+        inner: MemoryKernel,
+        raced: bool,
+    }
+
+    impl Kernel for Racy {
+        fn dump(&mut self) -> Result<Table, IpvsError> {
+            self.inner.dump()
+        }
+        fn apply(&mut self, change: &Change) -> Result<(), IpvsError> {
+            if !self.raced {
+                self.raced = true;
+                if let Change::AddService(k, s) = change {
+                    self.inner.apply(&Change::AddService(*k, s.clone()))?;
+                }
+            }
+            self.inner.apply(change)
+        }
+    }
+
+    #[test]
+    fn a_race_with_an_operator_is_read_again_not_fatal() {
+        let k = Racy {
+            inner: MemoryKernel::default(),
+            raced: false,
+        };
+        let c = config(CF);
+        let want = crate::director::plan::all_up(&c);
+        let mut d = Director::new(k, c, Owned::new(), None);
+        let r = d.reconcile(&AllUp).unwrap();
+        assert!(r.failed.is_empty(), "{:?}", r.failed);
+        assert_eq!(d.table(), &want);
+    }
+
+    #[test]
+    fn cleanstop_no_leaves_the_table_serving() {
+        let mut d = Director::new(
+            MemoryKernel::default(),
+            config(&format!("cleanstop=no\n{CF}")),
+            Owned::new(),
+            None,
+        );
+        d.reconcile(&AllUp).unwrap();
+        assert!(d.clean_stop().unwrap().is_empty());
+        assert_eq!(d.kernel().dump().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_virtual_dropped_from_the_config_is_removed_on_reload() {
+        let two = format!("{CF}virtual=10.0.0.2:80\n\treal=10.0.1.2:80 masq\n");
+        let mut d = Director::new(MemoryKernel::default(), config(&two), Owned::new(), None);
+        d.reconcile(&AllUp).unwrap();
+        assert_eq!(d.table().len(), 2);
+        d.set_config(config(CF));
+        let r = d.reconcile(&AllUp).unwrap();
+        assert_eq!(r.applied, vec![Change::DelService(tcp("10.0.0.2:80"))]);
+    }
+}
