@@ -157,6 +157,19 @@ pub fn fallback_active(v: &Virtual, table: &Table) -> bool {
             .is_some_and(|e| e.dests.contains_key(&addr))
 }
 
+/// Whether some configured real server of `v` takes traffic in `table`
+/// (weight above 0). ldirectord's "a real server is up" for fallbackcommand.
+pub fn real_serving(v: &Virtual, table: &Table) -> bool {
+    let Some(e) = table.services.get(&v.key) else {
+        return false;
+    };
+    v.reals.iter().any(|r| {
+        e.dests
+            .get(&dest_addr(&v.key, r.addr, r.forward))
+            .is_some_and(|d| d.weight > 0)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

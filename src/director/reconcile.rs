@@ -18,7 +18,7 @@ use crate::ipvs::error::{Errno, IpvsError};
 use crate::ipvs::kernel::Kernel;
 use crate::ipvs::table::{ServiceKey, Table};
 
-use super::desired::{desired, fallback_active, Knowledge};
+use super::desired::{desired, fallback_active, real_serving, Knowledge};
 use super::diff::{diff, Owned};
 use super::owned;
 
@@ -32,8 +32,10 @@ pub struct Report {
     pub applied: Vec<Change>,
     /// Changes the kernel refused for another reason than a race.
     pub failed: Vec<(Change, String)>,
-    /// Virtuals whose fallback server went in (`true`) or out (`false`).
-    pub fallback_edges: Vec<(ServiceKey, bool)>,
+    /// Virtuals that stopped (`false`) or started again (`true`) having a
+    /// real server that serves: the edges where ldirectord runs
+    /// `fallbackcommand start` and `stop`.
+    pub serving_edges: Vec<(ServiceKey, bool)>,
 }
 
 /// The director's view of the kernel for one configuration.
@@ -42,7 +44,8 @@ pub struct Director<K: Kernel> {
     config: Config,
     owned: Owned,
     state_file: Option<PathBuf>,
-    fallback_on: BTreeSet<ServiceKey>,
+    /// Virtuals with no real server serving (their fallback may be in).
+    unserved: BTreeSet<ServiceKey>,
     /// The kernel's table as of the end of the last pass.
     last: Table,
 }
@@ -56,7 +59,7 @@ impl<K: Kernel> Director<K> {
             config,
             owned: recorded,
             state_file,
-            fallback_on: BTreeSet::new(),
+            unserved: BTreeSet::new(),
             last: Table::new(),
         };
         d.own_config();
@@ -147,24 +150,34 @@ impl<K: Kernel> Director<K> {
             self.store_owned();
         }
         for v in &self.config.virtuals {
-            let on = fallback_active(v, &actual);
-            let was = self.fallback_on.contains(&v.key);
-            if on != was {
-                report.fallback_edges.push((v.key, on));
-                if on {
-                    self.fallback_on.insert(v.key);
+            let serving = real_serving(v, &actual);
+            let was = !self.unserved.contains(&v.key);
+            if serving != was {
+                report.serving_edges.push((v.key, serving));
+                if serving {
+                    self.unserved.remove(&v.key);
                 } else {
-                    self.fallback_on.remove(&v.key);
+                    self.unserved.insert(v.key);
                 }
             }
         }
-        self.fallback_on.retain(|k| configured.contains(k));
+        self.unserved.retain(|k| configured.contains(k));
         self.last = actual;
     }
 
-    /// Whether the fallback of this virtual is in the table.
+    /// Whether the fallback server of this virtual is in the table.
     pub fn fallback_on(&self, key: &ServiceKey) -> bool {
-        self.fallback_on.contains(key)
+        self.config
+            .virtuals
+            .iter()
+            .find(|v| v.key == *key)
+            .is_some_and(|v| fallback_active(v, &self.last))
+    }
+
+    /// Virtuals without a serving real server (for `fallbackcommand stop`
+    /// on shutdown).
+    pub fn unserved(&self) -> impl Iterator<Item = &ServiceKey> {
+        self.unserved.iter()
     }
 
     /// `cleanstop`: removes the owned services whose virtual asks for it
@@ -278,12 +291,13 @@ mod tests {
         assert!(!t.services.contains_key(&stale), "recorded service removed");
         let ours = &t.services[&tcp("10.0.0.1:80")];
         assert_eq!(ours.dests.len(), 1, "only the fallback before any check");
-        assert_eq!(r.fallback_edges, vec![(tcp("10.0.0.1:80"), true)]);
+        assert_eq!(r.serving_edges, vec![(tcp("10.0.0.1:80"), false)]);
         assert!(d.fallback_on(&tcp("10.0.0.1:80")));
 
         // All up: the real replaces the fallback; a second pass is a no-op.
         let r = d.reconcile(&AllUp).unwrap();
-        assert_eq!(r.fallback_edges, vec![(tcp("10.0.0.1:80"), false)]);
+        assert_eq!(r.serving_edges, vec![(tcp("10.0.0.1:80"), true)]);
+        assert!(!d.fallback_on(&tcp("10.0.0.1:80")));
         let dests: Vec<_> = d.table().services[&tcp("10.0.0.1:80")]
             .dests
             .keys()
