@@ -2,6 +2,7 @@
 //! namespaces, and the `lvsd` binary under test. These tests run inside the
 //! IPVS VM (`integration/test` boots it); anywhere else they fail loudly.
 
+pub mod director;
 pub mod topology;
 
 use std::path::PathBuf;

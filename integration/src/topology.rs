@@ -85,20 +85,8 @@ impl Drop for Httpd {
 /// One fresh TCP connection from `ns` to `ip:port`, HTTP/1.0 GET `path`.
 /// Returns the body of a 200 answer, `None` on any failure.
 pub fn http_get(ns: &str, ip: &str, port: u16, path: &str) -> Option<String> {
-    http_get_from(ns, None, ip, port, path)
-}
-
-/// As [`http_get`], from a chosen source address of the client namespace.
-pub fn http_get_from(
-    ns: &str,
-    src: Option<&str>,
-    ip: &str,
-    port: u16,
-    path: &str,
-) -> Option<String> {
-    let src = src.map(|s| format!("-s {s}")).unwrap_or_default();
     let out = sh_output(&format!(
-        "printf 'GET {path} HTTP/1.0\\r\\nHost: {ip}\\r\\n\\r\\n' | ip netns exec {ns} busybox nc -w 5 {src} {ip} {port}"
+        "printf 'GET {path} HTTP/1.0\\r\\nHost: {ip}\\r\\n\\r\\n' | ip netns exec {ns} busybox nc -w 5 {ip} {port}"
     ));
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     if !text.starts_with("HTTP/1.0 200") && !text.starts_with("HTTP/1.1 200") {
@@ -244,11 +232,55 @@ impl Topology {
     /// `n` fresh connections from the client to the VIP; the answering
     /// server's name per request (`None` where a request failed).
     pub fn fetch(&self, n: usize, src: Option<&str>) -> Vec<Option<String>> {
-        (0..n)
-            .map(|_| {
-                http_get_from(&self.client.name, src, &self.vip, 80, "/cgi-bin/who")
-                    .and_then(|b| server_of(&b))
-            })
-            .collect()
+        match src {
+            None => (0..n)
+                .map(|_| {
+                    http_get(&self.client.name, &self.vip, 80, "/cgi-bin/who")
+                        .and_then(|b| server_of(&b))
+                })
+                .collect(),
+            Some(src) => fetch_from(&self.client.name, src, &self.vip, n),
+        }
     }
+}
+
+/// `n` requests from a chosen source address (busybox nc cannot bind one),
+/// in one python process so the VM pays for one start-up.
+fn fetch_from(ns: &str, src: &str, vip: &str, n: usize) -> Vec<Option<String>> {
+    let script = format!(
+        r#"
+import socket
+for _ in range({n}):
+    try:
+        s = socket.create_connection(("{vip}", 80), timeout=5, source_address=("{src}", 0))
+        s.sendall(b"GET /cgi-bin/who HTTP/1.0\r\nHost: {vip}\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        body = data.decode(errors="replace").split("\r\n\r\n", 1)
+        ok = data.startswith(b"HTTP/1.0 200") or data.startswith(b"HTTP/1.1 200")
+        print(body[1].strip() if ok and len(body) == 2 else "failed")
+    except OSError:
+        print("failed")
+"#
+    );
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "/usr/bin/python3", "-c", &script])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 in {ns}: {e}"));
+    let got: Vec<Option<String>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(server_of)
+        .collect();
+    assert_eq!(
+        got.len(),
+        n,
+        "python client in {ns} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    got
 }

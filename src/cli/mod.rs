@@ -1,12 +1,16 @@
 //! The `lvsd` command line. Parsing with clap; each command group lives in its
-//! own file (`config_cmds`: check/plan/convert, `ipvs_cmds`: list/save) and
+//! own file (`config_cmds`: check/plan/convert, `ipvs_cmds`: list/save/restore,
+//! `daemon_cmds`: run/drain and ldirectord's `[CONFIG] ACTION` form) and
 //! returns the process exit code.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::daemon::pidfile::Flavor;
+
 mod config_cmds;
+mod daemon_cmds;
 mod ipvs_cmds;
 pub mod ldcompat;
 
@@ -17,7 +21,8 @@ pub const EXIT_CONFIG: u8 = 2;
 #[command(
     name = "lvsd",
     version,
-    about = "Linux Virtual Server director (ldirectord replacement)"
+    about = "Linux Virtual Server director (ldirectord replacement)",
+    after_help = "ldirectord's form also works: lvsd [-d] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the director in the foreground (for systemd: Type=notify).
+    Run(daemon_cmds::RunArgs),
     /// Validate a configuration (ldirectord.cf or TOML); report every error as FILE:LINE: message.
     Check(config_cmds::CheckArgs),
     /// Print the IPVS table a configuration programs, in `ipvsadm -S -n` format.
@@ -38,17 +45,42 @@ pub enum Command {
     Save(ipvs_cmds::SaveArgs),
     /// Load `ipvsadm -S -n` rules from standard input (like `ipvsadm -R`, without flushing).
     Restore(ipvs_cmds::RestoreArgs),
+    /// Put a real server in maintenance (a file in maintenancedir): it is taken down.
+    Drain(daemon_cmds::DrainArgs),
+    /// Take a real server out of maintenance.
+    Undrain(daemon_cmds::DrainArgs),
+}
+
+/// Logs go to stderr: the terminal, the journal under systemd, or the
+/// log file `start` points the daemon's stderr at. `LVSD_LOG` filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LVSD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 pub fn main() -> ExitCode {
+    init_logging();
+    let argv: Vec<String> = std::env::args().collect();
+    let flavor = Flavor::from_argv0(argv.first().map(String::as_str).unwrap_or("lvsd"));
+    if let Some(ld) = ldcompat::parse(argv.get(1..).unwrap_or_default()) {
+        return ExitCode::from(daemon_cmds::ldirectord(flavor, ld));
+    }
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Run(a) => daemon_cmds::run(a),
         Command::Check(a) => config_cmds::check(a),
         Command::Plan(a) => config_cmds::plan(a),
         Command::Convert(a) => config_cmds::convert(a),
         Command::List(a) => ipvs_cmds::list(a),
         Command::Save(a) => ipvs_cmds::save(a),
         Command::Restore(a) => ipvs_cmds::restore(a),
+        Command::Drain(a) => daemon_cmds::drain(a, true),
+        Command::Undrain(a) => daemon_cmds::drain(a, false),
     };
     ExitCode::from(code)
 }

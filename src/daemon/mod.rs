@@ -1,5 +1,17 @@
-//! The long-running director process and the commands that drive it
-//! (start, stop, reload, status): pid files, signals, readiness.
+//! The long-running director process and the commands that drive it.
+//!
+//! - [`run`]: the process itself: checks, reconcile passes, signals, reload.
+//! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
+//! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
+//! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
+//! - [`hooks`]: `fallbackcommand` and `callback`.
+//! - [`notify`]: systemd readiness; [`watch`]: config file changes.
 
+pub mod control;
+pub mod hooks;
+pub mod maintenance;
 pub mod notify;
 pub mod pidfile;
+pub mod run;
+pub mod status;
+pub mod watch;

@@ -1,0 +1,324 @@
+//! ldirectord's actions (`start|stop|restart|try-restart|reload|force-reload|
+//! status`) with its exit codes, so init scripts, Heartbeat and
+//! `ocf:heartbeat:ldirectord` drive lvsd unchanged. Unlike ldirectord,
+//! `start` returns once the table is programmed and `stop` once cleanup is
+//! done, which is what a cluster manager needs.
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cli::ldcompat::{Action, LdArgs};
+use crate::config::{self, model::LogTarget};
+
+use super::pidfile::{Flavor, PidFile, ProcState};
+use super::run::{self, RunOptions};
+use super::status;
+
+/// Exit codes of ldirectord's status action (LSB).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_STOPPED: u8 = 3;
+
+/// How long `start` waits for the table to be programmed, and `stop` for the
+/// daemon to be gone.
+const START_WAIT: Duration = Duration::from_secs(120);
+const STOP_WAIT: Duration = Duration::from_secs(120);
+
+/// Where pid, ownership and status files go. `LVSD_RUN_DIR` moves them
+/// (tests, unprivileged trials); the default is `/run`.
+pub fn run_dir() -> PathBuf {
+    std::env::var_os("LVSD_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run"))
+}
+
+/// Everything an action needs to know about the instance it acts on.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub flavor: Flavor,
+    pub config: PathBuf,
+    pub name: String,
+    pub pidfile: PidFile,
+    pub state_dir: PathBuf,
+}
+
+impl Instance {
+    /// ldirectord's config search for the argument, and its `$CFGNAME`.
+    pub fn new(flavor: Flavor, config_arg: Option<&str>, name: String) -> Instance {
+        let config = config::find_config(config_arg.map(Path::new));
+        let dir = run_dir();
+        Instance {
+            flavor,
+            pidfile: PidFile::new(&dir, flavor, &name),
+            state_dir: dir.join("lvsd"),
+            config,
+            name,
+        }
+    }
+
+    pub fn from_ld(flavor: Flavor, a: &LdArgs) -> Instance {
+        Instance::new(flavor, a.config.as_deref(), a.config_name())
+    }
+
+    pub fn run_options(&self, write_pid: bool) -> RunOptions {
+        RunOptions {
+            config: self.config.clone(),
+            name: self.name.clone(),
+            state_dir: self.state_dir.clone(),
+            pidfile: write_pid.then(|| self.pidfile.clone()),
+            resync: Duration::from_secs(10),
+        }
+    }
+
+    fn prog(&self) -> &'static str {
+        self.flavor.name()
+    }
+}
+
+/// Parses the configuration and prints every diagnostic to stderr.
+/// `Err(code)` with ldirectord's code: 1 when the file is missing, 2 when it
+/// is invalid.
+fn check_config(inst: &Instance) -> Result<config::Config, u8> {
+    if !inst.config.is_file() {
+        eprintln!("Config file {} not found", inst.config.display());
+        return Err(EXIT_FAIL);
+    }
+    let loaded = config::load(&inst.config);
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    if loaded.has_errors() {
+        Err(EXIT_CONFIG)
+    } else {
+        Ok(loaded.config)
+    }
+}
+
+fn state(inst: &Instance) -> ProcState {
+    inst.pidfile.state().unwrap_or(ProcState::Stopped)
+}
+
+/// Runs one ldirectord action; returns the exit code.
+pub fn act(inst: &Instance, action: Action, debug: bool) -> u8 {
+    match action {
+        Action::Start => start(inst, debug),
+        Action::Stop => stop(inst),
+        Action::Restart => match stop(inst) {
+            EXIT_OK => start(inst, debug),
+            code => code,
+        },
+        Action::TryRestart => match state(inst) {
+            ProcState::Running(_) => match stop(inst) {
+                EXIT_OK => start(inst, debug),
+                code => code,
+            },
+            _ => EXIT_OK,
+        },
+        Action::Reload | Action::ForceReload => reload(inst),
+        Action::Status => status(inst),
+    }
+}
+
+fn start(inst: &Instance, debug: bool) -> u8 {
+    let config = match check_config(inst) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let ProcState::Running(pid) = state(inst) {
+        eprintln!(
+            "{} for {} is already running with pid: {pid}",
+            inst.prog(),
+            inst.config.display()
+        );
+        return EXIT_OK;
+    }
+    if debug || config.global.supervised {
+        // ldirectord -d / supervised=yes: stay in the foreground.
+        return match run::run(inst.run_options(true)) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("{}: {e}", inst.prog());
+                EXIT_FAIL
+            }
+        };
+    }
+    spawn_daemon(inst, &config.global.logfile)
+}
+
+/// Starts `lvsd run` detached (own process group, no terminal) and waits
+/// until it has written its pid file, i.e. programmed the table.
+fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}: cannot find my own executable: {e}", inst.prog());
+            return EXIT_FAIL;
+        }
+    };
+    let stderr = match log {
+        LogTarget::File(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => Stdio::from(f),
+            Err(e) => {
+                eprintln!("{}: cannot open {}: {e}", inst.prog(), path.display());
+                return EXIT_FAIL;
+            }
+        },
+        // A syslog facility: the daemon's own log lines go nowhere here;
+        // run lvsd under systemd (journald) to keep them.
+        LogTarget::Syslog(_) => Stdio::null(),
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .arg("--name")
+        .arg(&inst.name)
+        .arg("--pidfile")
+        .arg(&inst.pidfile.path)
+        .arg(&inst.config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .process_group(0);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: cannot start the daemon: {e}", inst.prog());
+            return EXIT_FAIL;
+        }
+    };
+    let deadline = Instant::now() + START_WAIT;
+    loop {
+        if let Ok(Some(pid)) = inst.pidfile.read() {
+            if pid == child.id() {
+                return EXIT_OK;
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                eprintln!(
+                    "{}: the daemon exited during start ({status}); see its log",
+                    inst.prog()
+                );
+                return u8::try_from(status.code().unwrap_or(1)).unwrap_or(EXIT_FAIL);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("{}: cannot watch the daemon: {e}", inst.prog());
+                return EXIT_FAIL;
+            }
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "{}: the daemon did not finish programming the table within {} s",
+                inst.prog(),
+                START_WAIT.as_secs()
+            );
+            return EXIT_FAIL;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal_pid(pid: u32, sig: Signal) -> Result<(), nix::Error> {
+    let pid = i32::try_from(pid).map_err(|_| nix::Error::EINVAL)?;
+    kill(Pid::from_raw(pid), sig)
+}
+
+fn stop(inst: &Instance) -> u8 {
+    match state(inst) {
+        ProcState::Running(pid) => {
+            if let Err(e) = signal_pid(pid, Signal::SIGTERM) {
+                eprintln!("{}: cannot signal pid {pid}: {e}", inst.prog());
+                return EXIT_FAIL;
+            }
+            let deadline = Instant::now() + STOP_WAIT;
+            while Path::new(&format!("/proc/{pid}")).exists() && super::pidfile::is_director(pid) {
+                if Instant::now() >= deadline {
+                    eprintln!(
+                        "{}: pid {pid} still running after {} s",
+                        inst.prog(),
+                        STOP_WAIT.as_secs()
+                    );
+                    return EXIT_FAIL;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            EXIT_OK
+        }
+        ProcState::Stale(_) => {
+            let _ = std::fs::remove_file(&inst.pidfile.path);
+            EXIT_OK
+        }
+        ProcState::Stopped => EXIT_OK,
+    }
+}
+
+fn reload(inst: &Instance) -> u8 {
+    match state(inst) {
+        ProcState::Running(pid) => match signal_pid(pid, Signal::SIGHUP) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("{}: cannot signal pid {pid}: {e}", inst.prog());
+                EXIT_FAIL
+            }
+        },
+        _ => {
+            eprintln!("{} is stopped for {}", inst.prog(), inst.config.display());
+            EXIT_FAIL
+        }
+    }
+}
+
+fn status(inst: &Instance) -> u8 {
+    match state(inst) {
+        ProcState::Running(pid) => {
+            eprintln!(
+                "{} for {} is running with pid: {pid}",
+                inst.prog(),
+                inst.config.display()
+            );
+            // The daemon runs the configuration it loaded; a file broken
+            // since then does not change that, but the next reload will fail.
+            if config::load(&inst.config).has_errors() {
+                eprintln!(
+                    "warning: {} has errors; the daemon keeps running its last good configuration (see lvsd check)",
+                    inst.config.display()
+                );
+            }
+            match status::load(&status::path(&inst.state_dir, &inst.name)) {
+                Ok(s) => print!("{}", status::render(&s)),
+                Err(e) => eprintln!("warning: no status from the daemon yet: {e}"),
+            }
+            EXIT_OK
+        }
+        other => {
+            // As ldirectord: a missing (1) or invalid (2) configuration
+            // answers before the pid file is looked at.
+            if let Err(code) = check_config(inst) {
+                return code;
+            }
+            if matches!(other, ProcState::Stale(_)) {
+                eprintln!(
+                    "{} stale pid file {} for {}",
+                    inst.prog(),
+                    inst.pidfile.path.display(),
+                    inst.config.display()
+                );
+                println!("{} is stopped for {}", inst.prog(), inst.config.display());
+                EXIT_FAIL
+            } else {
+                println!("{} is stopped for {}", inst.prog(), inst.config.display());
+                EXIT_STOPPED
+            }
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The director process: load the configuration, start the checks, adopt
+//! what the kernel holds, then keep the table in line with health until told
+//! to stop. Reload swaps the configuration only once the new one is valid.
+//!
+//! Netlink calls are synchronous and short (a pass over a 1,000-service
+//! table takes milliseconds); they run in `block_in_place` so the check
+//! tasks keep their schedule meanwhile.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
+use tracing::{error, info, warn};
+
+use crate::check::engine::{HealthEvent, Status};
+use crate::check::{Engine, Health, Prober};
+use crate::config::{self, Config, Diagnostic, Severity};
+use crate::director::checks::{specs, SpecError};
+use crate::director::desired::{Knowledge, RealKey};
+use crate::director::owned;
+use crate::director::reconcile::{Director, Report};
+use crate::ipvs::table::ServiceKey;
+use crate::ipvs::{Client, IpvsError};
+
+use super::hooks;
+use super::maintenance::Maintenance;
+use super::notify;
+use super::pidfile::PidFile;
+use super::status;
+use super::watch::FileWatch;
+
+/// How a director process is set up (from the command line).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The configuration file, already searched for.
+    pub config: PathBuf,
+    /// ldirectord's `$CFGNAME`: names the pid, state and status files.
+    pub name: String,
+    /// Where the ownership record and the status file live (`/run/lvsd`).
+    pub state_dir: PathBuf,
+    /// Written once the table is programmed; removed on exit.
+    pub pidfile: Option<PidFile>,
+    /// How often the whole table is read again to repair drift.
+    pub resync: Duration,
+}
+
+impl RunOptions {
+    pub fn owned_path(&self) -> PathBuf {
+        self.state_dir.join(format!("{}.owned", self.name))
+    }
+
+    pub fn status_path(&self) -> PathBuf {
+        status::path(&self.state_dir, &self.name)
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    /// The configuration is invalid (the diagnostics were logged).
+    #[error("{}: invalid configuration", .0.display())]
+    Config(PathBuf),
+    #[error("{0}")]
+    Specs(#[from] SpecError),
+    #[error("{0}")]
+    Ipvs(#[from] IpvsError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+/// Loads and validates a configuration, logging every diagnostic as
+/// `FILE:LINE: message`. `None` when it has errors.
+pub fn load_config(path: &Path) -> Option<Config> {
+    let loaded = config::load(path);
+    log_diagnostics(&loaded.diagnostics);
+    if loaded.has_errors() {
+        None
+    } else {
+        Some(loaded.config)
+    }
+}
+
+fn log_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        match d.severity {
+            Severity::Error => error!("{d}"),
+            Severity::Warning => warn!("{d}"),
+        }
+    }
+}
+
+/// Runs the director until SIGTERM/SIGINT. Blocks; builds its own runtime.
+pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io_err("cannot start the async runtime"))?;
+    rt.block_on(main_loop(opts))
+}
+
+/// What the director knows at one moment, for [`crate::director::desired`].
+struct Know<'a> {
+    health: &'a BTreeMap<RealKey, Status>,
+    maintenance: &'a BTreeSet<RealKey>,
+    placed: &'a BTreeSet<RealKey>,
+}
+
+impl Knowledge for Know<'_> {
+    fn health(&self, key: &RealKey) -> Health {
+        self.health
+            .get(key)
+            .map(|s| s.health)
+            .unwrap_or(Health::Unknown)
+    }
+    fn in_maintenance(&self, key: &RealKey) -> bool {
+        self.maintenance.contains(key)
+    }
+    fn placed_before(&self, key: &RealKey) -> bool {
+        self.placed.contains(key)
+    }
+}
+
+struct State {
+    opts: RunOptions,
+    director: Director<Client>,
+    engine: Engine<RealKey, Prober>,
+    maintenance: Maintenance,
+    in_maintenance: BTreeSet<RealKey>,
+    /// Reals this director has seen in the kernel or put there.
+    placed: BTreeSet<RealKey>,
+    watch: FileWatch,
+}
+
+impl State {
+    fn config(&self) -> &Config {
+        self.director.config()
+    }
+
+    /// One reconcile pass with everything known now; logs and runs hooks.
+    fn reconcile(&mut self) {
+        let health = self.engine.snapshot();
+        let know = Know {
+            health: &health,
+            maintenance: &self.in_maintenance,
+            placed: &self.placed,
+        };
+        let director = &mut self.director;
+        let result = tokio::task::block_in_place(|| director.reconcile(&know));
+        match result {
+            Ok(report) => self.after_pass(&report),
+            // The kernel could not be read or written at all: keep the last
+            // good state and try again on the next event or resync.
+            Err(e) => error!(error = %e, "reconcile failed; will retry"),
+        }
+        self.write_status(&health);
+    }
+
+    fn after_pass(&mut self, report: &Report) {
+        for (change, why) in &report.failed {
+            error!(%change, error = %why, "the kernel refused a change");
+        }
+        let table = self.director.table();
+        for v in &self.director.config().virtuals {
+            if let Some(e) = table.services.get(&v.key) {
+                for r in &v.reals {
+                    let addr = crate::director::plan::dest_addr(&v.key, r.addr, r.forward);
+                    if e.dests.contains_key(&addr) {
+                        self.placed.insert(RealKey {
+                            service: v.key,
+                            real: r.addr,
+                        });
+                    }
+                }
+            }
+        }
+        for (key, serving) in &report.serving_edges {
+            if let Some(v) = self.config().virtuals.iter().find(|v| v.key == *key) {
+                if let Some(cmd) = &v.fallbackcommand {
+                    let action = if *serving { "stop" } else { "start" };
+                    hooks::fallback_command(cmd, action, v);
+                }
+            }
+        }
+    }
+
+    fn write_status(&self, health: &BTreeMap<RealKey, Status>) {
+        let s = status::build(
+            &self.opts.config,
+            std::process::id(),
+            self.director.config(),
+            self.director.table(),
+            health,
+            &self.in_maintenance,
+        );
+        if let Err(e) = status::store(&self.opts.status_path(), &s) {
+            warn!(error = %e, "cannot write the status file");
+        }
+    }
+
+    /// Rescans the maintenance directory; true if the set changed.
+    fn rescan_maintenance(&mut self) -> bool {
+        let now = self.maintenance.scan(self.director.config());
+        if now != self.in_maintenance {
+            for k in now.difference(&self.in_maintenance) {
+                info!(service = %k.service, real = %k.real, "real server in maintenance");
+            }
+            for k in self.in_maintenance.difference(&now) {
+                info!(service = %k.service, real = %k.real, "real server out of maintenance");
+            }
+            self.in_maintenance = now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Reload: parse and validate fully, then swap. A bad file changes
+    /// nothing; health of unchanged checks is kept by the engine.
+    fn reload(&mut self) {
+        notify::reloading();
+        info!(config = %self.opts.config.display(), "reloading");
+        let outcome = match load_config(&self.opts.config) {
+            None => Err("the configuration has errors; keeping the running one".to_string()),
+            Some(config) => match specs(&config) {
+                Err(e) => Err(format!("{e}; keeping the running configuration")),
+                Ok(specs) => {
+                    self.engine.apply(specs);
+                    self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
+                    self.director.set_config(config);
+                    self.rescan_maintenance();
+                    self.reconcile();
+                    Ok(())
+                }
+            },
+        };
+        self.watch.refresh();
+        match outcome {
+            Ok(()) => {
+                info!("reload done");
+                notify::ready("reloaded");
+            }
+            Err(why) => {
+                error!("reload failed: {why}");
+                notify::ready(&format!("reload failed: {why}"));
+            }
+        }
+    }
+}
+
+async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
+    let config =
+        load_config(&opts.config).ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
+    let check_specs = specs(&config)?;
+    let client = tokio::task::block_in_place(Client::connect)?;
+    std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
+        "cannot create {}",
+        opts.state_dir.display()
+    )))?;
+    let (recorded, bad) =
+        owned::load(&opts.owned_path()).map_err(io_err("cannot read the ownership record"))?;
+    for line in bad {
+        warn!(%line, "ignoring an unreadable line of the ownership record");
+    }
+    let (mut engine, mut events) = Engine::new(Prober::new());
+    engine.apply(check_specs);
+    let maintenance = Maintenance::new(config.global.maintenancedir.clone());
+    let watch = FileWatch::new(&opts.config);
+    let director = Director::new(client, config, recorded, Some(opts.owned_path()));
+    let mut st = State {
+        opts,
+        director,
+        engine,
+        maintenance,
+        in_maintenance: BTreeSet::new(),
+        placed: BTreeSet::new(),
+        watch,
+    };
+    st.rescan_maintenance();
+
+    // Adopt: reals already serving keep their weight until checked.
+    st.reconcile();
+    // Give the first check round (started at once) a moment to report, so
+    // that READY means "programmed from real health" where it can.
+    first_round(&mut st, &mut events).await;
+    st.reconcile();
+    if let Some(p) = &st.opts.pidfile {
+        p.write(std::process::id())
+            .map_err(io_err(format!("cannot write {}", p.path.display())))?;
+    }
+    let n = st.config().virtuals.len();
+    info!(virtuals = n, "table programmed; running");
+    notify::ready(&format!("{n} virtual services programmed"));
+
+    let result = serve(&mut st, &mut events).await;
+
+    notify::stopping();
+    info!("stopping");
+    st.engine.shutdown().await;
+    let cleanstop = tokio::task::block_in_place(|| st.director.clean_stop());
+    match cleanstop {
+        Ok(failed) => {
+            for (change, why) in failed {
+                error!(%change, error = %why, "cleanstop: the kernel refused");
+            }
+        }
+        Err(e) => error!(error = %e, "cleanstop: cannot read the table"),
+    }
+    let unserved: Vec<ServiceKey> = st.director.unserved().copied().collect();
+    for v in &st.director.config().virtuals {
+        if unserved.contains(&v.key) {
+            if let Some(cmd) = &v.fallbackcommand {
+                hooks::fallback_command_wait(cmd, "stop", v).await;
+            }
+        }
+    }
+    let _ = std::fs::remove_file(st.opts.status_path());
+    if let Some(p) = &st.opts.pidfile {
+        p.remove_if_ours(std::process::id());
+    }
+    info!("stopped");
+    result
+}
+
+/// Waits until every check has reported once, or until the longest probe
+/// deadline (capped) has passed.
+async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<RealKey>>) {
+    let cap = st
+        .config()
+        .virtuals
+        .iter()
+        .map(|v| v.checktimeout.max(v.negotiatetimeout))
+        .max()
+        .unwrap_or(0)
+        .min(30);
+    let deadline =
+        Instant::now() + Duration::from_secs(u64::from(cap)) + Duration::from_millis(500);
+    loop {
+        let pending = st
+            .engine
+            .snapshot()
+            .values()
+            .any(|s| s.health == Health::Unknown);
+        if !pending || Instant::now() >= deadline {
+            return;
+        }
+        tokio::select! {
+            _ = events.recv() => {}
+            _ = sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+async fn serve(
+    st: &mut State,
+    events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
+) -> Result<(), DaemonError> {
+    let mut hup = signal(SignalKind::hangup()).map_err(io_err("cannot handle SIGHUP"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(io_err("cannot handle SIGTERM"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io_err("cannot handle SIGINT"))?;
+    let mut resync = interval(st.opts.resync);
+    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    resync.reset();
+    let mut tick = interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { return Ok(()) };
+                log_event(&ev);
+                // Coalesce a burst (many reals failing at once) into one pass.
+                sleep(Duration::from_millis(20)).await;
+                while let Ok(ev) = events.try_recv() {
+                    log_event(&ev);
+                }
+                st.reconcile();
+            }
+            _ = hup.recv() => st.reload(),
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = resync.tick() => st.reconcile(),
+            _ = tick.tick() => {
+                if st.rescan_maintenance() {
+                    st.reconcile();
+                }
+                if st.watch.changed() {
+                    let cfg = st.config();
+                    if let Some(cb) = cfg.global.callback.clone() {
+                        hooks::callback(&cb, &st.opts.config);
+                    }
+                    if st.config().global.autoreload {
+                        st.reload();
+                    } else {
+                        st.watch.refresh();
+                    }
+                }
+            }
+            _ = watchdog.tick() => notify::watchdog(),
+        }
+    }
+}
+
+fn log_event(ev: &HealthEvent<RealKey>) {
+    info!(
+        service = %ev.key.service,
+        real = %ev.key.real,
+        from = %ev.from,
+        to = %ev.to,
+        reason = %ev.reason,
+        "real server health changed"
+    );
+}
