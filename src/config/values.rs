@@ -49,7 +49,7 @@ pub fn yes_no(s: &str) -> Result<bool, String> {
     match s {
         "yes" => Ok(true),
         "no" => Ok(false),
-        _ if s.trim_end() == "yes" || s.trim_end() == "no" => Err(format!(
+        _ if matches!(s.split_whitespace().next(), Some("yes" | "no")) => Err(format!(
             "must be 'yes' or 'no' (got {s:?}: ldirectord does not allow trailing text)"
         )),
         _ => Err(format!("must be 'yes' or 'no' (got {s:?})")),

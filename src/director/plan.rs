@@ -13,14 +13,20 @@
 //! - `checktype=off` brings no real up; `on` brings every real up;
 //! - the fallback server (weight 1) is present only while no real is up.
 //!
-//! When two config lines name the same kernel destination, the first wins,
-//! as ipvsadm refuses the second.
+//! Two config lines may name one kernel destination. ldirectord looks each
+//! real up by its *configured* address: when that is already in the table
+//! it edits it (so the later line wins), otherwise it adds it, which ipvsadm
+//! refuses when the port mapping made it collide (so the earlier wins).
+//! [`desired`] replays exactly that.
+//!
+//! The kernel reports every tunnel destination with tunnel type ipip, so
+//! ipip reals carry it here too.
 
 use std::net::SocketAddr;
 
 use crate::config::model::{CheckType, Config, Netmask, Real, Virtual};
 use crate::config::validate::sched_flag_bits;
-use crate::ipvs::table::{full_netmask, svc_flags};
+use crate::ipvs::table::{full_netmask, svc_flags, Tunnel, TunnelCsum, TunnelType};
 use crate::ipvs::{Dest, Forward, Protocol, Service, ServiceEntry, ServiceKey, Table};
 
 /// The table when every real server is up.
@@ -84,27 +90,44 @@ fn entry(v: &Virtual, is_up: &dyn Fn(&Virtual, &Real) -> bool) -> ServiceEntry {
             CheckType::On => true,
             _ => is_up(v, r),
         };
-        let dest = if up {
+        let d = if up {
             any_up = true;
-            let mut d = Dest::new(r.forward, r.weight);
+            let mut d = dest(r.forward, r.weight);
             d.lower_threshold = r.lower_threshold;
             d.upper_threshold = r.upper_threshold;
             d
         } else if v.quiescent {
-            Dest::new(r.forward, 0)
+            dest(r.forward, 0)
         } else {
             continue;
         };
-        let addr = dest_addr(&v.key, r.addr, r.forward);
-        e.dests.entry(addr).or_insert(dest);
+        place(&mut e, &v.key, r.addr, d);
     }
     if !any_up {
         if let Some(f) = &v.fallback {
-            let addr = dest_addr(&v.key, f.addr, f.forward);
-            e.dests
-                .entry(addr)
-                .or_insert_with(|| Dest::new(f.forward, 1));
+            place(&mut e, &v.key, f.addr, dest(f.forward, 1));
         }
     }
     e
+}
+
+fn dest(forward: Forward, weight: u32) -> Dest {
+    let mut d = Dest::new(forward, weight);
+    if forward == Forward::Tunnel {
+        d.tunnel = Some(Tunnel {
+            kind: TunnelType::Ipip,
+            csum: TunnelCsum::NoCsum,
+        });
+    }
+    d
+}
+
+/// ldirectord's add-or-edit by configured address (see the module docs).
+fn place(e: &mut ServiceEntry, key: &ServiceKey, configured: SocketAddr, d: Dest) {
+    let kernel = dest_addr(key, configured, d.forward);
+    if e.dests.contains_key(&configured) {
+        e.dests.insert(kernel, d);
+    } else {
+        e.dests.entry(kernel).or_insert(d);
+    }
 }
