@@ -2,6 +2,8 @@
 //! namespaces, and the `lvsd` binary under test. These tests run inside the
 //! IPVS VM (`integration/test` boots it); anywhere else they fail loudly.
 
+pub mod ipvs;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -48,12 +48,20 @@ impl Info {
 }
 
 /// The whole table as the kernel reported it, with its counters.
+///
+/// The kernel's dump order is kept: ipvsadm sorts with a comparator that is
+/// not a total order (see [`super::order`]), so its output depends on the
+/// order the kernel gave, and so must ours.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub info: Info,
     pub table: Table,
     pub service_stats: BTreeMap<ServiceKey, Stats>,
     pub dest_counters: BTreeMap<(ServiceKey, SocketAddr), DestCounters>,
+    /// Services in the kernel's (hash table) order.
+    pub order: Vec<ServiceKey>,
+    /// Each service's destinations in the kernel's order.
+    pub dest_order: BTreeMap<ServiceKey, Vec<SocketAddr>>,
 }
 
 /// A service or real server appeared twice in a dump: the table changed
@@ -72,17 +80,41 @@ impl Snapshot {
         dests: Vec<(SocketAddr, Dest, DestCounters)>,
     ) -> Result<(), Duplicate> {
         let mut entry = ServiceEntry::new(service);
+        let mut order = Vec::with_capacity(dests.len());
         for (addr, d, c) in dests {
             if entry.dests.insert(addr, d).is_some() {
                 return Err(Duplicate);
             }
             self.dest_counters.insert((key, addr), c);
+            order.push(addr);
         }
         if self.table.services.insert(key, entry).is_some() {
             return Err(Duplicate);
         }
         self.service_stats.insert(key, stats);
+        self.order.push(key);
+        self.dest_order.insert(key, order);
         Ok(())
+    }
+
+    /// Services in the kernel's order (key order if the snapshot was not
+    /// built by [`Snapshot::insert`]).
+    pub fn kernel_order(&self) -> Vec<&ServiceKey> {
+        if self.order.len() == self.table.len() {
+            self.order.iter().collect()
+        } else {
+            self.table.services.keys().collect()
+        }
+    }
+
+    /// The destinations of `key` in the kernel's order.
+    pub fn kernel_dest_order(&self, key: &ServiceKey) -> Vec<&SocketAddr> {
+        let dests = self.table.services.get(key).map(|e| &e.dests);
+        match (self.dest_order.get(key), dests) {
+            (Some(o), Some(d)) if o.len() == d.len() => o.iter().collect(),
+            (_, Some(d)) => d.keys().collect(),
+            (_, None) => Vec::new(),
+        }
     }
 
     pub fn service_stats(&self, key: &ServiceKey) -> Stats {
