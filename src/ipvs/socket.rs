@@ -351,6 +351,18 @@ impl Client {
         Ok(results)
     }
 
+    /// The attributes of every data reply to `req`, exactly as the kernel
+    /// sent them (after the generic netlink header). For golden fixtures
+    /// and diagnostics; everything else decodes as it reads.
+    pub fn raw_replies(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, IpvsError> {
+        let mut v = Vec::new();
+        self.transact(req, |_, a| {
+            v.push(a.to_vec());
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
     /// `IPVS_CMD_GET_INFO`
     pub fn info(&mut self) -> Result<Info, IpvsError> {
         let mut info = None;
