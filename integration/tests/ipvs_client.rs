@@ -152,6 +152,17 @@ fn kernel_errors_are_typed_and_name_the_object() {
         "{e}"
     );
 
+    // Mixed families are only allowed for tunnels: EINVAL, naming both ends.
+    let v6: std::net::SocketAddr = "[fd00::2]:80".parse().unwrap();
+    let e = c
+        .apply(&Change::AddDest(k, v6, Dest::new(Forward::Masq, 1)))
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::Invalid));
+    assert_eq!(
+        e.to_string(),
+        "add real server [fd00::2]:80 of tcp 10.7.0.1:80: invalid argument (EINVAL)"
+    );
+
     // A pipelined batch: each failure is tied to its change, the rest apply.
     let d = Dest::new(Forward::Masq, 1);
     let batch = [
@@ -168,6 +179,20 @@ fn kernel_errors_are_typed_and_name_the_object() {
         Some(Errno::NoSuchService)
     );
     assert!(c.snapshot().unwrap().table.services[&k].dests.is_empty());
+}
+
+#[test]
+fn a_service_deleted_during_a_dump_is_an_error_not_a_partial_table() {
+    let _t = RootTable::new();
+    sh("ipvsadm -A -t 10.6.0.1:80 -s rr && ipvsadm -a -t 10.6.0.1:80 -r 10.6.0.2:80 -m");
+    let mut c = Client::connect().unwrap();
+    let services = c.services().unwrap();
+    assert_eq!(services.len(), 1);
+    // Between the service dump and its destinations' dump, it goes away.
+    sh("ipvsadm -D -t 10.6.0.1:80");
+    let e = c.dests(&services[0].0).unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::NoSuchService), "{e}");
+    assert!(e.to_string().contains("tcp 10.6.0.1:80"), "{e}");
 }
 
 #[test]

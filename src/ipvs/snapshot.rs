@@ -79,6 +79,9 @@ impl Snapshot {
         stats: Stats,
         dests: Vec<(SocketAddr, Dest, DestCounters)>,
     ) -> Result<(), Duplicate> {
+        if self.table.services.contains_key(&key) {
+            return Err(Duplicate);
+        }
         let mut entry = ServiceEntry::new(service);
         let mut order = Vec::with_capacity(dests.len());
         for (addr, d, c) in dests {
@@ -88,9 +91,7 @@ impl Snapshot {
             self.dest_counters.insert((key, addr), c);
             order.push(addr);
         }
-        if self.table.services.insert(key, entry).is_some() {
-            return Err(Duplicate);
-        }
+        self.table.services.insert(key, entry);
         self.service_stats.insert(key, stats);
         self.order.push(key);
         self.dest_order.insert(key, order);
@@ -155,4 +156,32 @@ pub struct Daemon {
     pub mcast_group: Option<std::net::IpAddr>,
     pub mcast_port: u16,
     pub mcast_ttl: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::table::{Family, Forward, Protocol};
+
+    #[test]
+    fn an_entry_seen_twice_is_refused_not_merged() {
+        let k = ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1:80".parse().unwrap(),
+        };
+        let a: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let d = (a, Dest::new(Forward::Masq, 1), DestCounters::default());
+        let mut s = Snapshot::default();
+        let svc = Service::new("rr", Family::Inet);
+        assert_eq!(
+            s.insert(k, svc.clone(), Stats::default(), vec![d.clone(), d.clone()]),
+            Err(Duplicate)
+        );
+        let mut s = Snapshot::default();
+        s.insert(k, svc.clone(), Stats::default(), vec![d.clone()])
+            .unwrap();
+        assert_eq!(s.insert(k, svc, Stats::default(), vec![]), Err(Duplicate));
+        assert_eq!(s.kernel_order(), vec![&k]);
+        assert_eq!(s.kernel_dest_order(&k), vec![&a]);
+    }
 }
