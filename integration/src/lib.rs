@@ -3,6 +3,7 @@
 //! IPVS VM (`integration/test` boots it); anywhere else they fail loudly.
 
 pub mod director;
+pub mod ipvs;
 pub mod topology;
 
 use std::path::PathBuf;

@@ -13,7 +13,7 @@ use crate::ipvs::json::render_json;
 use crate::ipvs::list::{render_daemons, render_list, render_timeouts, Columns, ListOptions};
 use crate::ipvs::names::{Names, Numeric, SystemNames};
 use crate::ipvs::rules;
-use crate::ipvs::save::render_save_with;
+use crate::ipvs::save::render_snapshot_save;
 use crate::ipvs::{Client, Family, Protocol, ServiceKey};
 
 /// Exit code when IPVS cannot be reached at all (ipvsadm uses 2 as well).
@@ -202,7 +202,7 @@ pub fn list(a: ListArgs) -> u8 {
 
 pub fn save(a: SaveArgs) -> u8 {
     match Client::connect().and_then(|mut c| c.snapshot()) {
-        Ok(snap) => emit(&render_save_with(&snap.table, names(a.numeric))),
+        Ok(snap) => emit(&render_snapshot_save(&snap, names(a.numeric))),
         Err(e) => fail(&e),
     }
 }

@@ -17,19 +17,34 @@ use super::table::{
     svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, Tunnel, TunnelCsum, TunnelType,
 };
 
-/// The first attribute numbered `kind` in `buf`.
-fn find<'a>(buf: &'a [u8], kind: u16) -> Result<Option<Attr<'a>>, DecodeError> {
-    for a in Attrs::new(buf) {
-        let a = a?;
-        if a.kind == kind {
-            return Ok(Some(a));
-        }
-    }
-    Ok(None)
+/// The attributes of one nest by number, read in a single pass (every IPVS
+/// attribute set numbers its attributes below 16). The first of a number
+/// wins; numbers beyond the table are skipped as unknown.
+struct Index<'a> {
+    slots: [Option<Attr<'a>>; 16],
 }
 
-fn require<'a>(buf: &'a [u8], kind: u16, name: &'static str) -> Result<Attr<'a>, DecodeError> {
-    find(buf, kind)?.ok_or(DecodeError::Missing { attr: name })
+impl<'a> Index<'a> {
+    fn new(buf: &'a [u8]) -> Result<Index<'a>, DecodeError> {
+        let mut slots = [None; 16];
+        for a in Attrs::new(buf) {
+            let a = a?;
+            if let Some(slot) = slots.get_mut(usize::from(a.kind)) {
+                if slot.is_none() {
+                    *slot = Some(a);
+                }
+            }
+        }
+        Ok(Index { slots })
+    }
+
+    fn find(&self, kind: u16) -> Result<Option<Attr<'a>>, DecodeError> {
+        Ok(self.slots.get(usize::from(kind)).copied().flatten())
+    }
+
+    fn require(&self, kind: u16, name: &'static str) -> Result<Attr<'a>, DecodeError> {
+        self.find(kind)?.ok_or(DecodeError::Missing { attr: name })
+    }
 }
 
 fn family(n: u16, name: &'static str) -> Result<Family, DecodeError> {
@@ -72,8 +87,8 @@ pub fn decode_stats(nest: &[u8]) -> Result<Stats, DecodeError> {
 }
 
 /// STATS64 when present, else STATS, else zeros.
-fn stats_of(buf: &[u8], stats: u16, stats64: u16) -> Result<Stats, DecodeError> {
-    match (find(buf, stats64)?, find(buf, stats)?) {
+fn stats_of(ix: &Index<'_>, stats: u16, stats64: u16) -> Result<Stats, DecodeError> {
+    match (ix.find(stats64)?, ix.find(stats)?) {
         (Some(a), _) | (None, Some(a)) => decode_stats(a.payload),
         (None, None) => Ok(Stats::default()),
     }
@@ -81,33 +96,40 @@ fn stats_of(buf: &[u8], stats: u16, stats64: u16) -> Result<Stats, DecodeError> 
 
 /// The contents of an `IPVS_CMD_ATTR_SERVICE` nest.
 pub fn decode_service_nest(nest: &[u8]) -> Result<(ServiceKey, Service, Stats), DecodeError> {
-    let af = require(nest, svc_attr::AF, "IPVS_SVC_ATTR_AF")?.u16("IPVS_SVC_ATTR_AF")?;
+    let ix = Index::new(nest)?;
+    let af = ix
+        .require(svc_attr::AF, "IPVS_SVC_ATTR_AF")?
+        .u16("IPVS_SVC_ATTR_AF")?;
     let fam = family(af, "IPVS_SVC_ATTR_AF")?;
-    let mark = match find(nest, svc_attr::FWMARK)? {
+    let mark = match ix.find(svc_attr::FWMARK)? {
         Some(a) => a.u32("IPVS_SVC_ATTR_FWMARK")?,
         None => 0,
     };
     let key = if mark != 0 {
         ServiceKey::FwMark { family: fam, mark }
     } else {
-        let p = require(nest, svc_attr::PROTOCOL, "IPVS_SVC_ATTR_PROTOCOL")?
+        let p = ix
+            .require(svc_attr::PROTOCOL, "IPVS_SVC_ATTR_PROTOCOL")?
             .u16("IPVS_SVC_ATTR_PROTOCOL")?;
         let protocol = Protocol::from_number(p).ok_or(DecodeError::Invalid {
             attr: "IPVS_SVC_ATTR_PROTOCOL",
             value: u64::from(p),
         })?;
-        let ip = require(nest, svc_attr::ADDR, "IPVS_SVC_ATTR_ADDR")?
+        let ip = ix
+            .require(svc_attr::ADDR, "IPVS_SVC_ATTR_ADDR")?
             .inet_addr("IPVS_SVC_ATTR_ADDR", fam == Family::Inet6)?;
-        let port =
-            require(nest, svc_attr::PORT, "IPVS_SVC_ATTR_PORT")?.be16("IPVS_SVC_ATTR_PORT")?;
+        let port = ix
+            .require(svc_attr::PORT, "IPVS_SVC_ATTR_PORT")?
+            .be16("IPVS_SVC_ATTR_PORT")?;
         ServiceKey::Inet {
             protocol,
             addr: SocketAddr::new(ip, port),
         }
     };
-    let scheduler = require(nest, svc_attr::SCHED_NAME, "IPVS_SVC_ATTR_SCHED_NAME")?
+    let scheduler = ix
+        .require(svc_attr::SCHED_NAME, "IPVS_SVC_ATTR_SCHED_NAME")?
         .string("IPVS_SVC_ATTR_SCHED_NAME")?;
-    let flags = match find(nest, svc_attr::FLAGS)? {
+    let flags = match ix.find(svc_attr::FLAGS)? {
         // struct ip_vs_flags { flags, mask }: only `flags` means anything here.
         Some(a) => {
             let b = a.payload.get(..4).ok_or(DecodeError::Length {
@@ -119,20 +141,20 @@ pub fn decode_service_nest(nest: &[u8]) -> Result<(ServiceKey, Service, Stats), 
         }
         None => 0,
     };
-    let timeout = match find(nest, svc_attr::TIMEOUT)? {
+    let timeout = match ix.find(svc_attr::TIMEOUT)? {
         Some(a) => a.u32("IPVS_SVC_ATTR_TIMEOUT")?,
         None => 0,
     };
-    let netmask = match (find(nest, svc_attr::NETMASK)?, fam) {
+    let netmask = match (ix.find(svc_attr::NETMASK)?, fam) {
         (Some(a), Family::Inet) => a.be32("IPVS_SVC_ATTR_NETMASK")?,
         (Some(a), Family::Inet6) => a.u32("IPVS_SVC_ATTR_NETMASK")?,
         (None, f) => super::table::full_netmask(f),
     };
-    let pe_name = match find(nest, svc_attr::PE_NAME)? {
+    let pe_name = match ix.find(svc_attr::PE_NAME)? {
         Some(a) => Some(a.string("IPVS_SVC_ATTR_PE_NAME")?).filter(|s| !s.is_empty()),
         None => None,
     };
-    let stats = stats_of(nest, svc_attr::STATS, svc_attr::STATS64)?;
+    let stats = stats_of(&ix, svc_attr::STATS, svc_attr::STATS64)?;
     let svc = Service {
         scheduler,
         flags,
@@ -145,12 +167,13 @@ pub fn decode_service_nest(nest: &[u8]) -> Result<(ServiceKey, Service, Stats), 
 
 /// One `GET_SERVICE` reply (the genl payload after its 4-byte header).
 pub fn decode_service(attrs: &[u8]) -> Result<(ServiceKey, Service, Stats), DecodeError> {
-    let nest = require(attrs, cmd_attr::SERVICE, "IPVS_CMD_ATTR_SERVICE")?;
+    let ix = Index::new(attrs)?;
+    let nest = ix.require(cmd_attr::SERVICE, "IPVS_CMD_ATTR_SERVICE")?;
     decode_service_nest(nest.payload)
 }
 
-fn opt_u32(nest: &[u8], kind: u16, name: &'static str) -> Result<u32, DecodeError> {
-    find(nest, kind)?.map_or(Ok(0), |a| a.u32(name))
+fn opt_u32(ix: &Index<'_>, kind: u16, name: &'static str) -> Result<u32, DecodeError> {
+    ix.find(kind)?.map_or(Ok(0), |a| a.u32(name))
 }
 
 /// One `GET_DEST` reply, for a service of family `svc_family`.
@@ -158,44 +181,49 @@ pub fn decode_dest(
     attrs: &[u8],
     svc_family: Family,
 ) -> Result<(SocketAddr, Dest, DestCounters), DecodeError> {
-    let nest = require(attrs, cmd_attr::DEST, "IPVS_CMD_ATTR_DEST")?.payload;
-    let fam = match find(nest, dest_attr::ADDR_FAMILY)? {
+    let nest = Index::new(attrs)?
+        .require(cmd_attr::DEST, "IPVS_CMD_ATTR_DEST")?
+        .payload;
+    let ix = Index::new(nest)?;
+    let fam = match ix.find(dest_attr::ADDR_FAMILY)? {
         Some(a) => family(
             a.u16("IPVS_DEST_ATTR_ADDR_FAMILY")?,
             "IPVS_DEST_ATTR_ADDR_FAMILY",
         )?,
         None => svc_family,
     };
-    let ip = require(nest, dest_attr::ADDR, "IPVS_DEST_ATTR_ADDR")?
+    let ip = ix
+        .require(dest_attr::ADDR, "IPVS_DEST_ATTR_ADDR")?
         .inet_addr("IPVS_DEST_ATTR_ADDR", fam == Family::Inet6)?;
-    let port =
-        require(nest, dest_attr::PORT, "IPVS_DEST_ATTR_PORT")?.be16("IPVS_DEST_ATTR_PORT")?;
-    let fwd = opt_u32(nest, dest_attr::FWD_METHOD, "IPVS_DEST_ATTR_FWD_METHOD")? & CONN_F_FWD_MASK;
+    let port = ix
+        .require(dest_attr::PORT, "IPVS_DEST_ATTR_PORT")?
+        .be16("IPVS_DEST_ATTR_PORT")?;
+    let fwd = opt_u32(&ix, dest_attr::FWD_METHOD, "IPVS_DEST_ATTR_FWD_METHOD")? & CONN_F_FWD_MASK;
     let forward = Forward::from_number(fwd).ok_or(DecodeError::Invalid {
         attr: "IPVS_DEST_ATTR_FWD_METHOD",
         value: u64::from(fwd),
     })?;
     let tunnel = if forward == Forward::Tunnel {
-        decode_tunnel(nest)?
+        decode_tunnel(&ix)?
     } else {
         None
     };
     let dest = Dest {
         forward,
-        weight: opt_u32(nest, dest_attr::WEIGHT, "IPVS_DEST_ATTR_WEIGHT")?,
-        upper_threshold: opt_u32(nest, dest_attr::U_THRESH, "IPVS_DEST_ATTR_U_THRESH")?,
-        lower_threshold: opt_u32(nest, dest_attr::L_THRESH, "IPVS_DEST_ATTR_L_THRESH")?,
+        weight: opt_u32(&ix, dest_attr::WEIGHT, "IPVS_DEST_ATTR_WEIGHT")?,
+        upper_threshold: opt_u32(&ix, dest_attr::U_THRESH, "IPVS_DEST_ATTR_U_THRESH")?,
+        lower_threshold: opt_u32(&ix, dest_attr::L_THRESH, "IPVS_DEST_ATTR_L_THRESH")?,
         tunnel,
     };
     let counters = DestCounters {
-        active_conns: opt_u32(nest, dest_attr::ACTIVE_CONNS, "IPVS_DEST_ATTR_ACTIVE_CONNS")?,
-        inact_conns: opt_u32(nest, dest_attr::INACT_CONNS, "IPVS_DEST_ATTR_INACT_CONNS")?,
+        active_conns: opt_u32(&ix, dest_attr::ACTIVE_CONNS, "IPVS_DEST_ATTR_ACTIVE_CONNS")?,
+        inact_conns: opt_u32(&ix, dest_attr::INACT_CONNS, "IPVS_DEST_ATTR_INACT_CONNS")?,
         persist_conns: opt_u32(
-            nest,
+            &ix,
             dest_attr::PERSIST_CONNS,
             "IPVS_DEST_ATTR_PERSIST_CONNS",
         )?,
-        stats: stats_of(nest, dest_attr::STATS, dest_attr::STATS64)?,
+        stats: stats_of(&ix, dest_attr::STATS, dest_attr::STATS64)?,
     };
     Ok((SocketAddr::new(ip, port), dest, counters))
 }
@@ -203,16 +231,16 @@ pub fn decode_dest(
 /// The tunnel attributes of a tunnel destination. The kernel's default
 /// (IPIP, no checksum options) is `None`, so a table read back equals the
 /// table that was programmed without tunnel options.
-fn decode_tunnel(nest: &[u8]) -> Result<Option<Tunnel>, DecodeError> {
-    let Some(t) = find(nest, dest_attr::TUN_TYPE)? else {
+fn decode_tunnel(ix: &Index<'_>) -> Result<Option<Tunnel>, DecodeError> {
+    let Some(t) = ix.find(dest_attr::TUN_TYPE)? else {
         return Ok(None);
     };
     let kind = t.u8("IPVS_DEST_ATTR_TUN_TYPE")?;
-    let port = match find(nest, dest_attr::TUN_PORT)? {
+    let port = match ix.find(dest_attr::TUN_PORT)? {
         Some(a) => a.be16("IPVS_DEST_ATTR_TUN_PORT")?,
         None => 0,
     };
-    let flags = match find(nest, dest_attr::TUN_FLAGS)? {
+    let flags = match ix.find(dest_attr::TUN_FLAGS)? {
         Some(a) => a.u16("IPVS_DEST_ATTR_TUN_FLAGS")?,
         None => 0,
     };
@@ -244,35 +272,39 @@ fn decode_tunnel(nest: &[u8]) -> Result<Option<Tunnel>, DecodeError> {
 
 /// A `GET_INFO` reply.
 pub fn decode_info(attrs: &[u8]) -> Result<Info, DecodeError> {
+    let ix = Index::new(attrs)?;
     Ok(Info {
-        version: require(attrs, info_attr::VERSION, "IPVS_INFO_ATTR_VERSION")?
+        version: ix
+            .require(info_attr::VERSION, "IPVS_INFO_ATTR_VERSION")?
             .u32("IPVS_INFO_ATTR_VERSION")?,
-        conn_tab_size: require(
-            attrs,
-            info_attr::CONN_TAB_SIZE,
-            "IPVS_INFO_ATTR_CONN_TAB_SIZE",
-        )?
-        .u32("IPVS_INFO_ATTR_CONN_TAB_SIZE")?,
+        conn_tab_size: ix
+            .require(info_attr::CONN_TAB_SIZE, "IPVS_INFO_ATTR_CONN_TAB_SIZE")?
+            .u32("IPVS_INFO_ATTR_CONN_TAB_SIZE")?,
     })
 }
 
 /// A `GET_CONFIG` reply.
 pub fn decode_timeouts(attrs: &[u8]) -> Result<Timeouts, DecodeError> {
+    let ix = Index::new(attrs)?;
     Ok(Timeouts {
-        tcp: opt_u32(attrs, cmd_attr::TIMEOUT_TCP, "IPVS_CMD_ATTR_TIMEOUT_TCP")?,
+        tcp: opt_u32(&ix, cmd_attr::TIMEOUT_TCP, "IPVS_CMD_ATTR_TIMEOUT_TCP")?,
         tcp_fin: opt_u32(
-            attrs,
+            &ix,
             cmd_attr::TIMEOUT_TCP_FIN,
             "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN",
         )?,
-        udp: opt_u32(attrs, cmd_attr::TIMEOUT_UDP, "IPVS_CMD_ATTR_TIMEOUT_UDP")?,
+        udp: opt_u32(&ix, cmd_attr::TIMEOUT_UDP, "IPVS_CMD_ATTR_TIMEOUT_UDP")?,
     })
 }
 
 /// One `GET_DAEMON` reply.
 pub fn decode_daemon(attrs: &[u8]) -> Result<Daemon, DecodeError> {
-    let nest = require(attrs, cmd_attr::DAEMON, "IPVS_CMD_ATTR_DAEMON")?.payload;
-    let st = require(nest, daemon_attr::STATE, "IPVS_DAEMON_ATTR_STATE")?
+    let nest = Index::new(attrs)?
+        .require(cmd_attr::DAEMON, "IPVS_CMD_ATTR_DAEMON")?
+        .payload;
+    let ix = Index::new(nest)?;
+    let st = ix
+        .require(daemon_attr::STATE, "IPVS_DAEMON_ATTR_STATE")?
         .u32("IPVS_DAEMON_ATTR_STATE")?;
     let state = match st {
         daemon_state::MASTER => DaemonState::Master,
@@ -284,13 +316,13 @@ pub fn decode_daemon(attrs: &[u8]) -> Result<Daemon, DecodeError> {
             })
         }
     };
-    let group4 = match find(nest, daemon_attr::MCAST_GROUP)? {
+    let group4 = match ix.find(daemon_attr::MCAST_GROUP)? {
         Some(a) => Some(IpAddr::V4(Ipv4Addr::from(
             a.be32("IPVS_DAEMON_ATTR_MCAST_GROUP")?,
         ))),
         None => None,
     };
-    let group6 = match find(nest, daemon_attr::MCAST_GROUP6)? {
+    let group6 = match ix.find(daemon_attr::MCAST_GROUP6)? {
         Some(a) => {
             let b: [u8; 16] = a.payload.try_into().map_err(|_| DecodeError::Length {
                 attr: "IPVS_DAEMON_ATTR_MCAST_GROUP6",
@@ -303,19 +335,20 @@ pub fn decode_daemon(attrs: &[u8]) -> Result<Daemon, DecodeError> {
     };
     Ok(Daemon {
         state,
-        mcast_ifn: require(nest, daemon_attr::MCAST_IFN, "IPVS_DAEMON_ATTR_MCAST_IFN")?
+        mcast_ifn: ix
+            .require(daemon_attr::MCAST_IFN, "IPVS_DAEMON_ATTR_MCAST_IFN")?
             .string("IPVS_DAEMON_ATTR_MCAST_IFN")?,
-        sync_id: opt_u32(nest, daemon_attr::SYNC_ID, "IPVS_DAEMON_ATTR_SYNC_ID")?,
-        sync_maxlen: match find(nest, daemon_attr::SYNC_MAXLEN)? {
+        sync_id: opt_u32(&ix, daemon_attr::SYNC_ID, "IPVS_DAEMON_ATTR_SYNC_ID")?,
+        sync_maxlen: match ix.find(daemon_attr::SYNC_MAXLEN)? {
             Some(a) => a.u16("IPVS_DAEMON_ATTR_SYNC_MAXLEN")?,
             None => 0,
         },
         mcast_group: group6.or(group4),
-        mcast_port: match find(nest, daemon_attr::MCAST_PORT)? {
+        mcast_port: match ix.find(daemon_attr::MCAST_PORT)? {
             Some(a) => a.u16("IPVS_DAEMON_ATTR_MCAST_PORT")?,
             None => 0,
         },
-        mcast_ttl: match find(nest, daemon_attr::MCAST_TTL)? {
+        mcast_ttl: match ix.find(daemon_attr::MCAST_TTL)? {
             Some(a) => a.u8("IPVS_DAEMON_ATTR_MCAST_TTL")?,
             None => 0,
         },

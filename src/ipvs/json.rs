@@ -48,7 +48,7 @@ fn key(k: &ServiceKey) -> Map<String, Value> {
 /// The snapshot as one JSON document.
 pub fn render_json(snap: &Snapshot) -> Value {
     let (a, b, c) = snap.info.version_triple();
-    let services: Vec<Value> = sorted_services(snap.table.services.keys())
+    let services: Vec<Value> = sorted_services(snap.kernel_order())
         .into_iter()
         .map(|k| {
             let e = &snap.table.services[k];
@@ -78,7 +78,7 @@ pub fn render_json(snap: &Snapshot) -> Value {
             );
             m.insert("pe".into(), json!(s.pe_name));
             m.insert("stats".into(), stats(&snap.service_stats(k)));
-            let dests: Vec<Value> = sorted_dests(e.dests.keys())
+            let dests: Vec<Value> = sorted_dests(snap.kernel_dest_order(k))
                 .into_iter()
                 .map(|addr| {
                     let d = &e.dests[addr];

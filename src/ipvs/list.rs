@@ -295,9 +295,9 @@ pub fn render_list(snap: &Snapshot, o: &ListOptions, names: &dyn Names) -> Strin
         );
     }
     title(&mut out, o.columns);
-    for key in sorted_services(snap.table.services.keys()) {
+    for key in sorted_services(snap.kernel_order()) {
         service_line(&mut out, snap, key, o, names);
-        for addr in sorted_dests(snap.table.services[key].dests.keys()) {
+        for addr in sorted_dests(snap.kernel_dest_order(key)) {
             dest_line(&mut out, snap, key, addr, o, names);
         }
     }

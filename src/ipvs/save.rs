@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::names::{self, Names, Numeric};
 use super::order::{sorted_dests, sorted_services};
+use super::snapshot::Snapshot;
 use super::table::{
     svc_flags, Family, Forward, Protocol, Service, ServiceKey, Table, TunnelCsum, TunnelType,
 };
@@ -88,8 +89,33 @@ pub fn render_save(table: &Table) -> String {
 
 /// Render the whole table as `ipvsadm -S` does, names from `names`.
 pub fn render_save_with(table: &Table, names: &dyn Names) -> String {
+    render(
+        table,
+        table.services.keys().collect(),
+        &|k| table.services[k].dests.keys().collect(),
+        names,
+    )
+}
+
+/// Render a kernel snapshot as `ipvsadm -S` does: sorted from the kernel's
+/// order, as ipvsadm sorts what the kernel hands it.
+pub fn render_snapshot_save(snap: &Snapshot, names: &dyn Names) -> String {
+    render(
+        &snap.table,
+        snap.kernel_order(),
+        &|k| snap.kernel_dest_order(k),
+        names,
+    )
+}
+
+fn render<'a>(
+    table: &'a Table,
+    services: Vec<&'a ServiceKey>,
+    dests_of: &dyn Fn(&ServiceKey) -> Vec<&'a SocketAddr>,
+    names: &dyn Names,
+) -> String {
     let mut out = String::new();
-    for key in sorted_services(table.services.keys()) {
+    for key in sorted_services(services) {
         let entry = &table.services[key];
         let svc = &entry.service;
         let name = rule_service_name(key, names);
@@ -120,7 +146,7 @@ pub fn render_save_with(table: &Table, names: &dyn Names) -> String {
             let _ = write!(out, " -b {}", sched_flag_names(svc));
         }
         out.push('\n');
-        for addr in sorted_dests(entry.dests.keys()) {
+        for addr in sorted_dests(dests_of(key)) {
             let d = &entry.dests[addr];
             let _ = write!(
                 out,

@@ -48,12 +48,20 @@ impl Info {
 }
 
 /// The whole table as the kernel reported it, with its counters.
+///
+/// The kernel's dump order is kept: ipvsadm sorts with a comparator that is
+/// not a total order (see [`super::order`]), so its output depends on the
+/// order the kernel gave, and so must ours.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub info: Info,
     pub table: Table,
     pub service_stats: BTreeMap<ServiceKey, Stats>,
     pub dest_counters: BTreeMap<(ServiceKey, SocketAddr), DestCounters>,
+    /// Services in the kernel's (hash table) order.
+    pub order: Vec<ServiceKey>,
+    /// Each service's destinations in the kernel's order.
+    pub dest_order: BTreeMap<ServiceKey, Vec<SocketAddr>>,
 }
 
 /// A service or real server appeared twice in a dump: the table changed
@@ -71,18 +79,43 @@ impl Snapshot {
         stats: Stats,
         dests: Vec<(SocketAddr, Dest, DestCounters)>,
     ) -> Result<(), Duplicate> {
+        if self.table.services.contains_key(&key) {
+            return Err(Duplicate);
+        }
         let mut entry = ServiceEntry::new(service);
+        let mut order = Vec::with_capacity(dests.len());
         for (addr, d, c) in dests {
             if entry.dests.insert(addr, d).is_some() {
                 return Err(Duplicate);
             }
             self.dest_counters.insert((key, addr), c);
+            order.push(addr);
         }
-        if self.table.services.insert(key, entry).is_some() {
-            return Err(Duplicate);
-        }
+        self.table.services.insert(key, entry);
         self.service_stats.insert(key, stats);
+        self.order.push(key);
+        self.dest_order.insert(key, order);
         Ok(())
+    }
+
+    /// Services in the kernel's order (key order if the snapshot was not
+    /// built by [`Snapshot::insert`]).
+    pub fn kernel_order(&self) -> Vec<&ServiceKey> {
+        if self.order.len() == self.table.len() {
+            self.order.iter().collect()
+        } else {
+            self.table.services.keys().collect()
+        }
+    }
+
+    /// The destinations of `key` in the kernel's order.
+    pub fn kernel_dest_order(&self, key: &ServiceKey) -> Vec<&SocketAddr> {
+        let dests = self.table.services.get(key).map(|e| &e.dests);
+        match (self.dest_order.get(key), dests) {
+            (Some(o), Some(d)) if o.len() == d.len() => o.iter().collect(),
+            (_, Some(d)) => d.keys().collect(),
+            (_, None) => Vec::new(),
+        }
     }
 
     pub fn service_stats(&self, key: &ServiceKey) -> Stats {
@@ -123,4 +156,32 @@ pub struct Daemon {
     pub mcast_group: Option<std::net::IpAddr>,
     pub mcast_port: u16,
     pub mcast_ttl: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::table::{Family, Forward, Protocol};
+
+    #[test]
+    fn an_entry_seen_twice_is_refused_not_merged() {
+        let k = ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1:80".parse().unwrap(),
+        };
+        let a: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let d = (a, Dest::new(Forward::Masq, 1), DestCounters::default());
+        let mut s = Snapshot::default();
+        let svc = Service::new("rr", Family::Inet);
+        assert_eq!(
+            s.insert(k, svc.clone(), Stats::default(), vec![d.clone(), d.clone()]),
+            Err(Duplicate)
+        );
+        let mut s = Snapshot::default();
+        s.insert(k, svc.clone(), Stats::default(), vec![d.clone()])
+            .unwrap();
+        assert_eq!(s.insert(k, svc, Stats::default(), vec![]), Err(Duplicate));
+        assert_eq!(s.kernel_order(), vec![&k]);
+        assert_eq!(s.kernel_dest_order(&k), vec![&a]);
+    }
 }
