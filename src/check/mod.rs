@@ -29,12 +29,19 @@ pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 mod external;
+mod ftp;
 mod http;
 pub mod hysteresis;
+mod imap;
 mod io;
+mod line;
+mod nntp;
 mod ping;
+mod pop;
 pub mod prober;
 mod runner;
+mod simpletcp;
+mod smtp;
 pub mod spec;
 
 pub use engine::{Engine, HealthEvent, Status};

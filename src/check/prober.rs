@@ -4,7 +4,7 @@
 use super::http::HttpChecker;
 use super::ping::Pinger;
 use super::spec::{Method, Probe, Protocol, Service};
-use super::{connect, dns, external, Checker, Outcome};
+use super::{connect, dns, external, ftp, imap, nntp, pop, simpletcp, smtp, Checker, Outcome};
 
 /// Runs probes against real servers.
 pub struct Prober {
@@ -31,6 +31,17 @@ impl Prober {
             Service::Http(http) => self.http.check(probe, http, false).await,
             Service::HttpProxy(http) => self.http.check(probe, http, true).await,
             Service::Dns(dns) => dns::check(probe, dns).await,
+            Service::Smtp { tls } => smtp::check(probe.addr(), *tls).await,
+            Service::Pop { tls, credentials } => pop::check(probe.addr(), *tls, credentials).await,
+            Service::Imap { tls, credentials } => {
+                imap::check(probe.addr(), *tls, credentials).await
+            }
+            Service::Nntp => nntp::check(probe.addr()).await,
+            Service::Ftp {
+                exchange,
+                credentials,
+            } => ftp::check(probe.addr(), exchange, credentials).await,
+            Service::SimpleTcp(exchange) => simpletcp::check(probe.addr(), exchange).await,
             Service::None => Outcome::Up,
             other => Outcome::down(
                 format!("negotiate {} with {}", service_name(other), probe.addr()),
