@@ -34,6 +34,7 @@ mod http;
 pub mod hysteresis;
 mod imap;
 mod io;
+mod ldap;
 mod line;
 mod nntp;
 mod ping;
@@ -43,6 +44,7 @@ mod runner;
 mod simpletcp;
 mod smtp;
 pub mod spec;
+mod sql;
 
 pub use engine::{Engine, HealthEvent, Status};
 pub use hysteresis::Health;

@@ -4,7 +4,9 @@
 use super::http::HttpChecker;
 use super::ping::Pinger;
 use super::spec::{Method, Probe, Protocol, Service};
-use super::{connect, dns, external, ftp, imap, nntp, pop, simpletcp, smtp, Checker, Outcome};
+use super::{
+    connect, dns, external, ftp, imap, ldap, nntp, pop, simpletcp, smtp, sql, Checker, Outcome,
+};
 
 /// Runs probes against real servers.
 pub struct Prober {
@@ -42,6 +44,19 @@ impl Prober {
                 credentials,
             } => ftp::check(probe.addr(), exchange, credentials).await,
             Service::SimpleTcp(exchange) => simpletcp::check(probe.addr(), exchange).await,
+            Service::Ldap {
+                tls,
+                exchange,
+                credentials,
+            } => ldap::check(probe.addr(), *tls, exchange, credentials).await,
+            Service::Mysql {
+                exchange,
+                credentials,
+            } => sql::check(sql::Engine::Mysql, probe.addr(), exchange, credentials).await,
+            Service::Pgsql {
+                exchange,
+                credentials,
+            } => sql::check(sql::Engine::Pgsql, probe.addr(), exchange, credentials).await,
             Service::None => Outcome::Up,
             other => Outcome::down(
                 format!("negotiate {} with {}", service_name(other), probe.addr()),

@@ -29,7 +29,11 @@ async fn session(addr: SocketAddr, request: &str, exchange: &Exchange) -> Result
     while let Some(line) = c.next_line().await? {
         lines += 1;
         // Perl's empty pattern matches anything.
-        if exchange.receive.as_ref().map_or(true, |r| r.is_match(&line)) {
+        if exchange
+            .receive
+            .as_ref()
+            .map_or(true, |r| r.is_match(&line))
+        {
             return Ok(());
         }
     }
