@@ -35,6 +35,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub(crate) struct Conn {
     inner: BufReader<Box<dyn Stream>>,
     read: usize,
+    local: SocketAddr,
 }
 
 impl Conn {
@@ -43,6 +44,9 @@ impl Conn {
         let tcp = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("TCP connect: {e}"))?;
+        let local = tcp
+            .local_addr()
+            .map_err(|e| format!("local address: {e}"))?;
         let stream: Box<dyn Stream> = if tls {
             let connector = TlsConnector::from(unverified_tls()?);
             let name = ServerName::IpAddress(addr.ip().into());
@@ -58,7 +62,13 @@ impl Conn {
         Ok(Conn {
             inner: BufReader::new(stream),
             read: 0,
+            local,
         })
+    }
+
+    /// Our end of the connection.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 
     /// Reads the next line (without its CR LF); `None` at a clean end of

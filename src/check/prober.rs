@@ -5,7 +5,8 @@ use super::http::HttpChecker;
 use super::ping::Pinger;
 use super::spec::{Method, Probe, Protocol, Service};
 use super::{
-    connect, dns, external, ftp, imap, ldap, nntp, pop, simpletcp, smtp, sql, Checker, Outcome,
+    connect, dns, external, ftp, imap, ldap, nntp, pop, radius, simpletcp, sip, smtp, sql, Checker,
+    Outcome,
 };
 
 /// Runs probes against real servers.
@@ -57,11 +58,14 @@ impl Prober {
                 exchange,
                 credentials,
             } => sql::check(sql::Engine::Pgsql, probe.addr(), exchange, credentials).await,
+            Service::Sip { login } => {
+                sip::check(probe.addr(), probe.target.protocol == Protocol::Udp, login).await
+            }
+            Service::Radius {
+                credentials,
+                secret,
+            } => radius::check(probe.addr(), credentials, secret).await,
             Service::None => Outcome::Up,
-            other => Outcome::down(
-                format!("negotiate {} with {}", service_name(other), probe.addr()),
-                "this service is not implemented in lvsd yet",
-            ),
         }
     }
 }
