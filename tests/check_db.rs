@@ -198,6 +198,13 @@ async fn pgsql_against_postgresql() {
     )
     .await;
     assert_up(&o, "pgsql many rows");
+    let (o, took) = run(
+        &p,
+        &negotiate(loopback(port), pg("/SELECT pg_sleep(60)", good.clone())),
+    )
+    .await;
+    assert_down(&o, "no answer within", "pgsql hung query");
+    assert_within(took, T, "pgsql hung query");
     let (o, _) = run(&p, &negotiate(closed_port(), pg("/SELECT 1", good.clone()))).await;
     assert_down(&o, "refused", "pgsql closed port");
     server.stop();
@@ -237,6 +244,14 @@ async fn mysql_against_mariadb() {
     )
     .await;
     assert_down(&o, "denied", "mysql wrong password");
+    // A query that hangs: Down at the deadline (ldirectord had none here).
+    let (o, took) = run(
+        &p,
+        &negotiate(loopback(port), my("/SELECT SLEEP(60)", good.clone())),
+    )
+    .await;
+    assert_down(&o, "no answer within", "mysql hung query");
+    assert_within(took, T, "mysql hung query");
     let (o, _) = run(&p, &negotiate(closed_port(), my("/SELECT 1", good.clone()))).await;
     assert_down(&o, "refused", "mysql closed port");
     server.stop();

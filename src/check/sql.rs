@@ -7,8 +7,11 @@
 //! here they run under negotiatetimeout like the other negotiate checks. The
 //! client connection is driven inside the probe's own future (no spawned
 //! task), and only the first row is read, however many the query returns.
+//! A MySQL connection abandoned mid-probe is closed without mysql_async's
+//! background goodbye (see [`OffRuntimeDrop`]).
 
 use std::net::SocketAddr;
+use std::sync::{mpsc, Mutex, OnceLock};
 
 use mysql_async::prelude::Queryable;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
@@ -98,17 +101,57 @@ async fn mysql(addr: SocketAddr, query: &str, credentials: &Credentials) -> Resu
     if !credentials.database.is_empty() {
         opts = opts.db_name(Some(credentials.database.clone()));
     }
-    let mut conn = mysql_async::Conn::new(opts)
+    let conn = mysql_async::Conn::new(opts)
         .await
         .map_err(|e| error_chain(&e))?;
-    let found = {
-        let mut result = conn.query_iter(query).await.map_err(|e| error_chain(&e))?;
-        let row: Option<mysql_async::Row> = result.next().await.map_err(|e| error_chain(&e))?;
-        // Read no further: one row is the answer. Dropping the result
-        // makes the library discard the rest before the next command.
-        row.is_some()
+    let mut conn = OffRuntimeDrop(Some(conn));
+    let Some(c) = conn.0.as_mut() else {
+        return Err("connection lost".to_owned());
     };
-    // A failed goodbye does not make the server down.
-    let _ = conn.disconnect().await;
+    let found = async {
+        let mut result = c.query_iter(query).await.map_err(|e| error_chain(&e))?;
+        let row: Option<mysql_async::Row> = result.next().await.map_err(|e| error_chain(&e))?;
+        // Read no further: one row is the answer.
+        Ok::<bool, String>(row.is_some())
+    }
+    .await?;
+    if let Some(c) = conn.0.take() {
+        // A failed goodbye does not make the server down.
+        let _ = c.disconnect().await;
+    }
     Ok(found)
+}
+
+/// Holds a MySQL connection so that, if the probe ends early (deadline,
+/// error), the connection is dropped on a plain thread. Dropped inside the
+/// runtime, mysql_async spawns a detached task that drains the pending result
+/// and says goodbye, with no time limit: against a hung server one such task
+/// would pile up per probe. Outside a runtime it just closes the socket.
+struct OffRuntimeDrop(Option<mysql_async::Conn>);
+
+impl Drop for OffRuntimeDrop {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            let sender = dropper().lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(returned) = sender.send(conn) {
+                // The dropper thread is gone: closing here is still better
+                // than keeping the socket.
+                drop(returned.0);
+            }
+        }
+    }
+}
+
+fn dropper() -> &'static Mutex<mpsc::Sender<mysql_async::Conn>> {
+    static DROPPER: OnceLock<Mutex<mpsc::Sender<mysql_async::Conn>>> = OnceLock::new();
+    DROPPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<mysql_async::Conn>();
+        let spawned = std::thread::Builder::new()
+            .name("lvsd-mysql-drop".into())
+            .spawn(move || rx.into_iter().for_each(drop));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the MySQL connection dropper thread");
+        }
+        Mutex::new(tx)
+    })
 }
