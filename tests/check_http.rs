@@ -7,7 +7,6 @@
 mod check_support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -34,50 +33,6 @@ fn http(tls: bool, request: &str, receive: &str) -> Http {
 
 fn negotiate(addr: SocketAddr, h: Http) -> lvsd::check::Probe {
     probe(addr, CheckKind::Negotiate(Service::Http(h)), T)
-}
-
-/// A CA and a server certificate for www.example.test signed by it.
-fn certificates(dir: &Path) {
-    let d = |f: &str| dir.join(f).display().to_string();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=lvsd test CA"];
-    ca.extend(ec);
-    let (ca_key, ca_crt) = (d("ca.key"), d("ca.crt"));
-    ca.extend(["-keyout", &ca_key, "-out", &ca_crt]);
-    must("openssl", &ca);
-    let mut csr = vec!["req", "-subj", "/CN=www.example.test"];
-    csr.extend(ec);
-    let (srv_key, srv_csr, srv_crt) = (d("srv.key"), d("srv.csr"), d("srv.crt"));
-    csr.extend(["-keyout", &srv_key, "-out", &srv_csr]);
-    must("openssl", &csr);
-    let ext = write(dir, "ext", "subjectAltName=DNS:www.example.test\n");
-    let ext = ext.display().to_string();
-    must(
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-days",
-            "2",
-            "-in",
-            &srv_csr,
-            "-CA",
-            &ca_crt,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &srv_crt,
-            "-extfile",
-            &ext,
-        ],
-    );
 }
 
 struct Nginx {

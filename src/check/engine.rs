@@ -11,7 +11,7 @@
 //! wanted are aborted, new ones start staggered over their interval. Events
 //! go out on transitions only; [`Engine::snapshot`] reads every state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -198,39 +198,37 @@ impl<K: Key, C: Checker> Engine<K, C> {
     // regex's match cache, which takes no part in Eq or Hash.
     #[allow(clippy::mutable_key_type)]
     pub fn apply(&mut self, specs: impl IntoIterator<Item = CheckSpec<K>>) {
+        // The last spec of a key wins.
+        let mut last: HashMap<K, CheckSpec<K>> = HashMap::new();
+        for spec in specs {
+            last.insert(spec.key.clone(), spec);
+        }
+        let seen: HashSet<K> = last.keys().cloned().collect();
         let mut wanted: HashMap<GroupKey, Vec<(K, u32)>> = HashMap::new();
         let mut fixed: BTreeMap<K, Health> = BTreeMap::new();
-        let mut seen: HashMap<K, Option<GroupKey>> = HashMap::new();
-        for spec in specs {
-            let group = match spec.probe.kind {
+        for (key, spec) in last {
+            match spec.probe.kind {
                 CheckKind::On => {
-                    fixed.insert(spec.key.clone(), Health::Up);
-                    None
+                    fixed.insert(key, Health::Up);
                 }
                 CheckKind::Off => {
-                    fixed.insert(spec.key.clone(), Health::Down);
-                    None
+                    fixed.insert(key, Health::Down);
                 }
-                _ => Some(GroupKey {
-                    probe: spec.probe,
-                    interval: spec.interval,
-                }),
-            };
-            seen.insert(spec.key.clone(), group.clone());
-            if let Some(group) = group {
-                wanted
-                    .entry(group)
-                    .or_default()
-                    .push((spec.key, spec.failure_count));
+                _ => {
+                    let group = GroupKey {
+                        probe: spec.probe,
+                        interval: spec.interval,
+                    };
+                    wanted
+                        .entry(group)
+                        .or_default()
+                        .push((key, spec.failure_count));
+                }
             }
         }
-        // Drop duplicates that a later spec moved elsewhere.
-        for (group, subs) in wanted.iter_mut() {
-            subs.retain(|(key, _)| seen.get(key).and_then(Option::as_ref) == Some(group));
+        for subs in wanted.values_mut() {
             subs.sort();
-            subs.dedup_by(|a, b| a.0 == b.0);
         }
-        wanted.retain(|_, subs| !subs.is_empty());
 
         // Stop groups no longer wanted.
         let stale: Vec<GroupKey> = self
@@ -248,7 +246,7 @@ impl<K: Key, C: Checker> Engine<K, C> {
         let shared = Arc::clone(&self.shared);
         let mut table = shared.lock();
         // Forget keys that are gone.
-        table.retain(|key, _| seen.contains_key(key));
+        table.retain(|key, _| seen.contains(key));
         for (key, health) in &fixed {
             let why = if *health == Health::Up {
                 "checktype=on"

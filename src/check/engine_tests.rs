@@ -264,6 +264,18 @@ async fn a_changed_check_restarts_from_unknown() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_key_listed_twice_keeps_its_last_spec() {
+    let script = Scripted::new(|_, _| instant(true));
+    let (mut engine, _rx) = Engine::new(script.clone());
+    let t0 = Instant::now();
+    engine.apply([spec("a", 1, 1), spec("a", 2, 1)]);
+    assert_eq!(engine.task_count(), 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(script.times(addr(1), t0).is_empty());
+    assert_eq!(script.times(addr(2), t0), [0]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn on_and_off_need_no_probe() {
     let script = Scripted::new(|_, _| instant(false));
     let (mut engine, mut rx) = Engine::new(script.clone());

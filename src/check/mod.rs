@@ -10,8 +10,13 @@
 //! - [`engine`]: one tokio task per distinct probe (ldirectord's `real_id`),
 //!   its interval, staggered start and deadline; reconfiguration by diff;
 //!   events on transitions only and a snapshot of all states.
-//! - [`prober`]: the real [`Checker`], dispatching to one module per checker
-//!   (`connect`, `ping`, `external`, `http`, `dns`, ...).
+//! - [`prober`]: the real [`Checker`], dispatching to one module per checker:
+//!   `connect`, `ping`, `external` (and external-perl), `http` (http, https,
+//!   http_proxy), `dns`, `smtp`, `pop`, `imap`, `nntp`, `ftp`, `simpletcp`,
+//!   `sip`, `radius`, `ldap`, `sql` (mysql, pgsql). `line` is the bounded
+//!   (optionally TLS) connection the hand-written line protocols share.
+//!   ldirectord's `oracle` service has no sound Rust client and is not
+//!   offered: the configuration layer must refuse it.
 //!
 //! A probe never fails with an error: it returns an [`Outcome`], and a Down
 //! outcome says what was tried and what came back. The deadline is enforced
@@ -29,13 +34,24 @@ pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 mod external;
+mod ftp;
 mod http;
 pub mod hysteresis;
+mod imap;
 mod io;
+mod ldap;
+mod line;
+mod nntp;
 mod ping;
+mod pop;
 pub mod prober;
+mod radius;
 mod runner;
+mod simpletcp;
+mod sip;
+mod smtp;
 pub mod spec;
+mod sql;
 
 pub use engine::{Engine, HealthEvent, Status};
 pub use hysteresis::Health;

@@ -4,7 +4,10 @@
 use super::http::HttpChecker;
 use super::ping::Pinger;
 use super::spec::{Method, Probe, Protocol, Service};
-use super::{connect, dns, external, Checker, Outcome};
+use super::{
+    connect, dns, external, ftp, imap, ldap, nntp, pop, radius, simpletcp, sip, smtp, sql, Checker,
+    Outcome,
+};
 
 /// Runs probes against real servers.
 pub struct Prober {
@@ -31,11 +34,38 @@ impl Prober {
             Service::Http(http) => self.http.check(probe, http, false).await,
             Service::HttpProxy(http) => self.http.check(probe, http, true).await,
             Service::Dns(dns) => dns::check(probe, dns).await,
+            Service::Smtp { tls } => smtp::check(probe.addr(), *tls).await,
+            Service::Pop { tls, credentials } => pop::check(probe.addr(), *tls, credentials).await,
+            Service::Imap { tls, credentials } => {
+                imap::check(probe.addr(), *tls, credentials).await
+            }
+            Service::Nntp => nntp::check(probe.addr()).await,
+            Service::Ftp {
+                exchange,
+                credentials,
+            } => ftp::check(probe.addr(), exchange, credentials).await,
+            Service::SimpleTcp(exchange) => simpletcp::check(probe.addr(), exchange).await,
+            Service::Ldap {
+                tls,
+                exchange,
+                credentials,
+            } => ldap::check(probe.addr(), *tls, exchange, credentials).await,
+            Service::Mysql {
+                exchange,
+                credentials,
+            } => sql::check(sql::Engine::Mysql, probe.addr(), exchange, credentials).await,
+            Service::Pgsql {
+                exchange,
+                credentials,
+            } => sql::check(sql::Engine::Pgsql, probe.addr(), exchange, credentials).await,
+            Service::Sip { login } => {
+                sip::check(probe.addr(), probe.target.protocol == Protocol::Udp, login).await
+            }
+            Service::Radius {
+                credentials,
+                secret,
+            } => radius::check(probe.addr(), credentials, secret).await,
             Service::None => Outcome::Up,
-            other => Outcome::down(
-                format!("negotiate {} with {}", service_name(other), probe.addr()),
-                "this service is not implemented in lvsd yet",
-            ),
         }
     }
 }

@@ -126,6 +126,7 @@ pub fn wait_listening(addr: SocketAddr, what: &str, child: Option<&mut Child>) {
 pub struct Daemon {
     pub child: Child,
     pub name: String,
+    stopped: bool,
 }
 
 impl Daemon {
@@ -139,12 +140,18 @@ impl Daemon {
         Daemon {
             child,
             name: name.to_owned(),
+            stopped: false,
         }
     }
 
+    /// Kills the daemon's whole process group (servers fork workers).
     pub fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
     }
@@ -335,4 +342,48 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
     p
+}
+
+/// A CA and a server certificate for www.example.test signed by it.
+pub fn certificates(dir: &Path) {
+    let d = |f: &str| dir.join(f).display().to_string();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=lvsd test CA"];
+    ca.extend(ec);
+    let (ca_key, ca_crt) = (d("ca.key"), d("ca.crt"));
+    ca.extend(["-keyout", &ca_key, "-out", &ca_crt]);
+    must("openssl", &ca);
+    let mut csr = vec!["req", "-subj", "/CN=www.example.test"];
+    csr.extend(ec);
+    let (srv_key, srv_csr, srv_crt) = (d("srv.key"), d("srv.csr"), d("srv.crt"));
+    csr.extend(["-keyout", &srv_key, "-out", &srv_csr]);
+    must("openssl", &csr);
+    let ext = write(dir, "ext", "subjectAltName=DNS:www.example.test\n");
+    let ext = ext.display().to_string();
+    must(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            &srv_csr,
+            "-CA",
+            &ca_crt,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &srv_crt,
+            "-extfile",
+            &ext,
+        ],
+    );
 }

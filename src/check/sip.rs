@@ -1,0 +1,84 @@
+//! `service=sip`, as ldirectord's check: send an OPTIONS request for
+//! `sip:login` over the virtual's transport (UDP, or TCP otherwise) and call
+//! the server up iff the status line starts with `SIP/2.0 200 OK`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::net::UdpSocket;
+
+use super::line::{lossy, Conn};
+use super::Outcome;
+
+/// The largest datagram read; SIP over UDP must fit in one.
+const DATAGRAM_LIMIT: usize = 65_535;
+
+pub(crate) async fn check(addr: SocketAddr, udp: bool, login: &str) -> Outcome {
+    let transport = if udp { "UDP" } else { "TCP" };
+    let tried = format!("SIP OPTIONS sip:{login} to {addr} over {transport}");
+    let status = if udp {
+        over_udp(addr, login).await
+    } else {
+        over_tcp(addr, login).await
+    };
+    match status {
+        Ok(line) if line.starts_with("SIP/2.0 200 OK") => Outcome::Up,
+        Ok(line) => Outcome::down(tried, format_args!("status {line:?}")),
+        Err(e) => Outcome::down(tried, e),
+    }
+}
+
+fn options(login: &str, transport: &str, local: SocketAddr) -> String {
+    static CALL: AtomicU64 = AtomicU64::new(0);
+    let n = CALL.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    format!(
+        "OPTIONS sip:{login} SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bK{pid:x}.{n:x}\r\n\
+         Max-Forwards: 70\r\n\
+         To: <sip:{login}>\r\n\
+         From: <sip:{login}>;tag={n:x}\r\n\
+         Call-ID: {pid:x}.{n:x}@lvsd\r\n\
+         CSeq: 63104 OPTIONS\r\n\
+         Contact: <sip:{login}>\r\n\
+         Accept: application/sdp\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Returns the reply's status line.
+async fn over_udp(addr: SocketAddr, login: &str) -> Result<String, String> {
+    let bind: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| format!("bind: {e}"))?;
+    socket
+        .connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| format!("local address: {e}"))?;
+    socket
+        .send(options(login, "UDP", local).as_bytes())
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut buf = vec![0u8; DATAGRAM_LIMIT];
+    let n = socket
+        .recv(&mut buf)
+        .await
+        .map_err(|e| format!("receive: {e}"))?;
+    let reply = lossy(&buf[..n]);
+    Ok(reply.lines().next().unwrap_or("").to_owned())
+}
+
+async fn over_tcp(addr: SocketAddr, login: &str) -> Result<String, String> {
+    let mut c = Conn::open(addr, false).await?;
+    let local = c.local_addr();
+    c.send(options(login, "TCP", local).as_bytes()).await?;
+    c.line().await
+}

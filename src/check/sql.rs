@@ -1,0 +1,157 @@
+//! `service=mysql` and `pgsql`, as ldirectord's `check_sql`: log in to
+//! `database` as `login`, run `request` (a SELECT, its leading `/` dropped),
+//! and call the server up iff it returns at least one row. A missing login or
+//! request is a failure, as in ldirectord.
+//!
+//! ldirectord gives these checks no timeout at all (DBI can hang forever);
+//! here they run under negotiatetimeout like the other negotiate checks. The
+//! client connection is driven inside the probe's own future (no spawned
+//! task), and only the first row is read, however many the query returns.
+//! A MySQL connection abandoned mid-probe is closed without mysql_async's
+//! background goodbye (see [`OffRuntimeDrop`]).
+
+use std::net::SocketAddr;
+use std::sync::{mpsc, Mutex, OnceLock};
+
+use mysql_async::prelude::Queryable;
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+use super::io::error_chain;
+use super::spec::{Credentials, Exchange};
+use super::Outcome;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Mysql,
+    Pgsql,
+}
+
+pub(crate) async fn check(
+    engine: Engine,
+    addr: SocketAddr,
+    exchange: &Exchange,
+    credentials: &Credentials,
+) -> Outcome {
+    let query = exchange
+        .request
+        .strip_prefix('/')
+        .unwrap_or(&exchange.request);
+    let name = match engine {
+        Engine::Mysql => "MySQL",
+        Engine::Pgsql => "PostgreSQL",
+    };
+    let tried = format!(
+        "{name} login as {:?} to {:?} at {addr}, then {query:?}",
+        credentials.login, credentials.database
+    );
+    if credentials.login.is_empty() || query.is_empty() {
+        return Outcome::down(tried, "a login and a request are required for SQL checks");
+    }
+    let rows = match engine {
+        Engine::Mysql => mysql(addr, query, credentials).await,
+        Engine::Pgsql => pgsql(addr, query, credentials).await,
+    };
+    match rows {
+        Ok(true) => Outcome::Up,
+        Ok(false) => Outcome::down(tried, "no rows"),
+        Err(e) => Outcome::down(tried, e),
+    }
+}
+
+/// Whether the query returned a row.
+async fn pgsql(addr: SocketAddr, query: &str, credentials: &Credentials) -> Result<bool, String> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(addr.ip().to_string())
+        .port(addr.port())
+        .user(&credentials.login)
+        .password(&credentials.password)
+        .application_name("lvsd");
+    if !credentials.database.is_empty() {
+        config.dbname(&credentials.database);
+    }
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| error_chain(&e))?;
+    let rows = async {
+        let messages = client
+            .simple_query(query)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        Ok(messages
+            .iter()
+            .any(|m| matches!(m, SimpleQueryMessage::Row(_))))
+    };
+    // The connection object does the I/O; drive it here rather than in a
+    // spawned task so that dropping the probe ends it.
+    tokio::select! {
+        rows = rows => rows,
+        ended = connection => Err(match ended {
+            Ok(()) => "the server closed the connection".to_owned(),
+            Err(e) => error_chain(&e),
+        }),
+    }
+}
+
+async fn mysql(addr: SocketAddr, query: &str, credentials: &Credentials) -> Result<bool, String> {
+    let mut opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(addr.ip().to_string())
+        .tcp_port(addr.port())
+        .user(Some(credentials.login.clone()))
+        .pass(Some(credentials.password.clone()))
+        .prefer_socket(false);
+    if !credentials.database.is_empty() {
+        opts = opts.db_name(Some(credentials.database.clone()));
+    }
+    let conn = mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let mut conn = OffRuntimeDrop(Some(conn));
+    let Some(c) = conn.0.as_mut() else {
+        return Err("connection lost".to_owned());
+    };
+    let found = async {
+        let mut result = c.query_iter(query).await.map_err(|e| error_chain(&e))?;
+        let row: Option<mysql_async::Row> = result.next().await.map_err(|e| error_chain(&e))?;
+        // Read no further: one row is the answer.
+        Ok::<bool, String>(row.is_some())
+    }
+    .await?;
+    if let Some(c) = conn.0.take() {
+        // A failed goodbye does not make the server down.
+        let _ = c.disconnect().await;
+    }
+    Ok(found)
+}
+
+/// Holds a MySQL connection so that, if the probe ends early (deadline,
+/// error), the connection is dropped on a plain thread. Dropped inside the
+/// runtime, mysql_async spawns a detached task that drains the pending result
+/// and says goodbye, with no time limit: against a hung server one such task
+/// would pile up per probe. Outside a runtime it just closes the socket.
+struct OffRuntimeDrop(Option<mysql_async::Conn>);
+
+impl Drop for OffRuntimeDrop {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            let sender = dropper().lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(returned) = sender.send(conn) {
+                // The dropper thread is gone: closing here is still better
+                // than keeping the socket.
+                drop(returned.0);
+            }
+        }
+    }
+}
+
+fn dropper() -> &'static Mutex<mpsc::Sender<mysql_async::Conn>> {
+    static DROPPER: OnceLock<Mutex<mpsc::Sender<mysql_async::Conn>>> = OnceLock::new();
+    DROPPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<mysql_async::Conn>();
+        let spawned = std::thread::Builder::new()
+            .name("lvsd-mysql-drop".into())
+            .spawn(move || rx.into_iter().for_each(drop));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the MySQL connection dropper thread");
+        }
+        Mutex::new(tx)
+    })
+}
