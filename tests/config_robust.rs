@@ -144,3 +144,30 @@ fn garbage_yields_bounded_diagnostics_without_panicking() {
         );
     }
 }
+
+#[test]
+fn ldirectord_config_search_order() {
+    let c = config::search_candidates(None);
+    assert_eq!(
+        c,
+        [
+            PathBuf::from("/etc/ha.d/ldirectord.cf"),
+            PathBuf::from("/etc/ha.d/conf/ldirectord.cf"),
+            PathBuf::from("ldirectord.cf"),
+        ]
+    );
+    let c = config::search_candidates(Some(Path::new("web.cf")));
+    assert_eq!(c[0], PathBuf::from("/etc/ha.d/web.cf"));
+    assert_eq!(
+        config::Format::of(Path::new("x.toml")),
+        config::Format::Toml
+    );
+    assert_eq!(
+        config::Format::of(Path::new("x.cf")),
+        config::Format::Ldirectord
+    );
+    assert_eq!(
+        config::Format::of(Path::new("ldirectord")),
+        config::Format::Ldirectord
+    );
+}
