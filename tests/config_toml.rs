@@ -146,9 +146,12 @@ fn corpus_resolver() -> Static {
 }
 
 fn round_trip(path: &Path) {
+    round_trip_bytes(path, &std::fs::read(path).unwrap_or_default());
+}
+
+fn round_trip_bytes(path: &Path, bytes: &[u8]) {
     let r = corpus_resolver();
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let first = config::parse(path, &bytes, Format::of(path), &r);
+    let first = config::parse(path, bytes, Format::of(path), &r);
     assert!(
         !first.has_errors(),
         "{}: {:#?}",
@@ -215,4 +218,16 @@ fn the_documented_toml_says_what_the_commented_cf_says() {
         c
     };
     assert_eq!(load("ldirectord.cf"), load("lvsd.toml"));
+}
+
+/// Inputs `cargo fuzz run cf_parser` found; each once broke the round trip.
+#[test]
+fn fuzz_regressions_round_trip() {
+    let cases: &[&[u8]] = &[
+        // A fwmark with a leading zero (and trailing junk): written back as 9.
+        b"virtual=10.20.0.1:80\n\treal=10.20.1.1:80 masq\nvirtual=09.20$0.1:80\n\treal=10.20.1.2:80 masq\n",
+    ];
+    for bytes in cases {
+        round_trip_bytes(Path::new("fuzz.cf"), bytes);
+    }
 }

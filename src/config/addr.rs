@@ -86,7 +86,8 @@ pub fn parse_virtual(text: &str, family: Family) -> Result<ParsedVirtual, String
         });
         return Ok(ParsedVirtual {
             addr: VirtualAddr::FwMark(mark),
-            written: digits.to_string(),
+            // Normalised: `virtual=09` is fwmark 9, and writes back as 9.
+            written: mark.to_string(),
             default_udp: false,
             warning,
         });

@@ -192,6 +192,7 @@ fn resolve_reals(
     d: &VirtualDraft,
     family: Family,
     r: &dyn Resolver,
+    rx_memo: &mut values::RegexMemo,
     diags: &mut Diagnostics,
 ) -> Vec<Real> {
     let mut out = Vec::new();
@@ -265,7 +266,7 @@ fn resolve_reals(
             );
         }
         if let Some(rx) = &rd.receive {
-            if let Err(m) = values::receive_regex(rx) {
+            if let Err(m) = rx_memo.check(rx) {
                 diags.error(rd.line, m);
             }
         }
@@ -292,6 +293,7 @@ pub fn build_virtual(
     d: VirtualDraft,
     g: &Global,
     r: &dyn Resolver,
+    rx_memo: &mut values::RegexMemo,
     diags: &mut Diagnostics,
 ) -> Option<Virtual> {
     let family = d.family.unwrap_or(Family::Inet);
@@ -319,7 +321,7 @@ pub fn build_virtual(
         },
         None => None,
     };
-    let reals = resolve_reals(&d, family, r, diags);
+    let reals = resolve_reals(&d, family, r, rx_memo, diags);
     let key = key?;
     let vport = match key {
         ServiceKey::Inet { addr, .. } => addr.port(),
@@ -406,7 +408,7 @@ pub fn build_virtual(
             .or_else(|| g.fallbackcommand.clone()),
         overrides: d.overrides.clone(),
     };
-    super::validate::virtual_rules(&v, &d, g, diags);
+    super::validate::virtual_rules(&v, &d, g, rx_memo, diags);
     Some(v)
 }
 

@@ -102,7 +102,7 @@ pub fn load(path: &Path) -> Loaded {
 pub fn load_with(path: &Path, resolver: &dyn Resolver) -> Loaded {
     match read_file(path) {
         Ok(bytes) => parse(path, &bytes, Format::of(path), resolver),
-        Err(message) => Loaded {
+        Err(e) => Loaded {
             config: Config {
                 global: Global::default(),
                 virtuals: Vec::new(),
@@ -111,29 +111,42 @@ pub fn load_with(path: &Path, resolver: &dyn Resolver) -> Loaded {
                 file: path.to_path_buf(),
                 line: 0,
                 severity: Severity::Error,
-                message,
+                message: e.to_string(),
             }],
         },
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open file: {e}"))?;
+/// Why a configuration file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot open file: {0}")]
+    Open(#[source] std::io::Error),
+    #[error("is a directory, not a configuration file")]
+    Directory,
+    #[error("file is too large ({size} bytes; the limit is {limit})")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("cannot read file: {0}")]
+    Read(#[source] std::io::Error),
+}
+
+/// Reads a configuration file, refusing directories and huge files.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let meta = std::fs::metadata(path).map_err(ReadError::Open)?;
     if meta.is_dir() {
-        return Err("is a directory, not a configuration file".into());
+        return Err(ReadError::Directory);
     }
+    let too_large = |size| ReadError::TooLarge {
+        size,
+        limit: MAX_FILE_SIZE,
+    };
     if meta.len() > MAX_FILE_SIZE {
-        return Err(format!(
-            "file is too large ({} bytes; the limit is {MAX_FILE_SIZE})",
-            meta.len()
-        ));
+        return Err(too_large(meta.len()));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let bytes = std::fs::read(path).map_err(ReadError::Read)?;
     // The file may have grown between stat and read.
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(format!(
-            "file is too large (more than {MAX_FILE_SIZE} bytes)"
-        ));
+        return Err(too_large(bytes.len() as u64));
     }
     Ok(bytes)
 }

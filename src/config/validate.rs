@@ -42,7 +42,13 @@ pub fn sched_flag_bits(scheduler: &str, flags: &str) -> Result<u32, String> {
 }
 
 /// Per-virtual rules, after resolution.
-pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diagnostics) {
+pub fn virtual_rules(
+    v: &Virtual,
+    d: &VirtualDraft,
+    g: &Global,
+    rx_memo: &mut values::RegexMemo,
+    diags: &mut Diagnostics,
+) {
     if let Some(s) = &d.service {
         if s.value == CheckService::Oracle {
             diags.error(
@@ -60,7 +66,7 @@ pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diag
         );
     }
     if let Some(r) = &d.receive {
-        if let Err(m) = values::receive_regex(&r.value) {
+        if let Err(m) = rx_memo.check(&r.value) {
             diags.error(r.line, m);
         }
     }
@@ -114,7 +120,7 @@ pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diag
             "checkinterval in a virtual service is ignored when fork=no, as in ldirectord",
         );
     }
-    if v.reals.is_empty() && v.fallback.is_none() {
+    if d.reals.is_empty() && v.fallback.is_none() {
         diags.warn(v.line, "virtual service has no real servers");
     }
 }

@@ -211,6 +211,24 @@ pub fn forward_name(f: Forward) -> &'static str {
     }
 }
 
+/// Remembers which `receive` regexes were already checked: a farm repeats
+/// the same few thousands of times, and compiling each costs microseconds.
+#[derive(Debug, Default)]
+pub struct RegexMemo {
+    seen: std::collections::HashMap<String, Result<(), String>>,
+}
+
+impl RegexMemo {
+    pub fn check(&mut self, s: &str) -> Result<(), String> {
+        if let Some(r) = self.seen.get(s) {
+            return r.clone();
+        }
+        let r = receive_regex(s);
+        self.seen.insert(s.to_string(), r.clone());
+        r
+    }
+}
+
 /// A `receive` string is a Perl regex; lvsd evaluates it with fancy-regex,
 /// so an invalid one is a configuration error here, not a runtime surprise.
 pub fn receive_regex(s: &str) -> Result<(), String> {

@@ -217,11 +217,50 @@ pub fn protocol(value: &str) -> Result<ProtocolName, String> {
     }
 }
 
-static FWD: LazyLock<Regex> = LazyLock::new(|| re(r"([A-Za-z0-9_]+)(.*)"));
-static WEIGHT: LazyLock<Regex> = LazyLock::new(|| re(r"\s+([0-9]+)(.*)"));
 static REQ_RECV: LazyLock<Regex> = LazyLock::new(|| re(r#"\s+"(.*)"[, ]\s*"(.*)"(.*)"#));
-static LOWER: LazyLock<Regex> = LazyLock::new(|| re(r"\s+l:([0-9]+)(.*)"));
-static UPPER: LazyLock<Regex> = LazyLock::new(|| re(r"\s+u:([0-9]+)(.*)"));
+
+/// One unanchored step `/\s+PREFIX(\d+)(.*)/` of `add_real_server`, by
+/// hand: the leftmost run of whitespace followed by `prefix` and a digit.
+/// Returns (skipped text, digits, rest).
+fn ws_number<'a>(s: &'a str, prefix: &str) -> Option<(&'a str, &'a str, &'a str)> {
+    let mut i = 0;
+    while i < s.len() {
+        let run = s[i..].trim_start_matches(super::perl_space);
+        let start_ws = i;
+        let after = s.len() - run.len();
+        if after > start_ws {
+            if let Some(num) = run.strip_prefix(prefix) {
+                let digits_end = num.find(|c: char| !c.is_ascii_digit()).unwrap_or(num.len());
+                if digits_end > 0 {
+                    return Some((&s[..start_ws], &num[..digits_end], &num[digits_end..]));
+                }
+            }
+            i = after;
+        } else {
+            i += s[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    None
+}
+
+/// Runs a hand-written step, reporting skipped text (see [`step`]).
+fn step_num(
+    flags: &mut String,
+    prefix: &str,
+    line: usize,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let (skipped, digits, rest) = ws_number(flags, prefix)?;
+    if !skipped.trim().is_empty() {
+        diags.warn(
+            line,
+            format!("ldirectord ignores {:?} on this real line", skipped.trim()),
+        );
+    }
+    let digits = digits.to_string();
+    *flags = rest.to_string();
+    Some(digits)
+}
 
 /// One optional, unanchored step of ldirectord's `add_real_server`: on a
 /// match, returns the captures and replaces `flags` with the tail. Text the
@@ -262,9 +301,26 @@ fn threshold(s: &str) -> Result<u32, String> {
 pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<RealDraft, String> {
     let (a, rest) = addr::parse_real(text)?;
     let mut flags = rest;
-    let fwd = step(&FWD, &mut flags, line, diags)
-        .and_then(|g| values::forward(&g[0]))
+    // `/(\w+)(.*)/`: the first word, wherever it is.
+    let word_start = flags
+        .find(|c: char| c.is_ascii_alphanumeric() || c == '_')
         .ok_or("forward method must be gate, masq or ipip")?;
+    let tail = &flags[word_start..];
+    let word_len = tail
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(tail.len());
+    if !flags[..word_start].trim().is_empty() {
+        diags.warn(
+            line,
+            format!(
+                "ldirectord ignores {:?} on this real line",
+                flags[..word_start].trim()
+            ),
+        );
+    }
+    let fwd =
+        values::forward(&tail[..word_len]).ok_or("forward method must be gate, masq or ipip")?;
+    flags = tail[word_len..].to_string();
     let mut draft = RealDraft {
         addr: a,
         forward: fwd,
@@ -275,20 +331,20 @@ pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<Rea
         upper: 0,
         line,
     };
-    if let Some(g) = step(&WEIGHT, &mut flags, line, diags) {
-        draft.weight = g[0]
-            .parse()
-            .map_err(|_| format!("weight {} is too large", g[0]))?;
+    if let Some(w) = step_num(&mut flags, "", line, diags) {
+        draft.weight = w.parse().map_err(|_| format!("weight {w} is too large"))?;
     }
-    if let Some(g) = step(&REQ_RECV, &mut flags, line, diags) {
-        draft.request = Some(with_slash(g[0].clone()));
-        draft.receive = Some(g[1].clone());
+    if flags.contains('"') {
+        if let Some(g) = step(&REQ_RECV, &mut flags, line, diags) {
+            draft.request = Some(with_slash(g[0].clone()));
+            draft.receive = Some(g[1].clone());
+        }
     }
-    if let Some(g) = step(&LOWER, &mut flags, line, diags) {
-        draft.lower = threshold(&g[0])?;
+    if let Some(n) = step_num(&mut flags, "l:", line, diags) {
+        draft.lower = threshold(&n)?;
     }
-    if let Some(g) = step(&UPPER, &mut flags, line, diags) {
-        draft.upper = threshold(&g[0])?;
+    if let Some(n) = step_num(&mut flags, "u:", line, diags) {
+        draft.upper = threshold(&n)?;
     }
     if !flags.trim().is_empty() {
         return Err(format!(
@@ -297,4 +353,19 @@ pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<Rea
         ));
     }
     Ok(draft)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_number_is_leftmost_like_the_regex() {
+        assert_eq!(ws_number(" 5 rest", ""), Some(("", "5", " rest")));
+        assert_eq!(ws_number("x  12", ""), Some(("x", "12", "")));
+        assert_eq!(ws_number(" a l:3 u:4", "l:"), Some((" a", "3", " u:4")));
+        assert_eq!(ws_number(" l:x l:7", "l:"), Some((" l:x", "7", "")));
+        assert_eq!(ws_number("5", ""), None);
+        assert_eq!(ws_number(" \"a5\"", ""), None);
+    }
 }

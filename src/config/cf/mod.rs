@@ -10,27 +10,65 @@
 pub mod block;
 pub mod global;
 
-use std::sync::LazyLock;
-
 use regex::Regex;
 
 use super::build::{self, VirtualDraft};
 use super::diag::Diagnostics;
 use super::model::{Config, Global};
 use super::resolve::Resolver;
-use super::{addr, validate};
+use super::{addr, validate, values};
 use crate::ipvs::Family;
 
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| unreachable!("bad built-in regex {pattern}: {e}"))
 }
 
-static VIRTUAL: LazyLock<Regex> = LazyLock::new(|| re(r"^virtual(6)?\s*=\s*(.*)"));
-static BLANK_OR_COMMENT: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*(#|$)"));
-static COMMENT: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*#"));
-static INDENTED: LazyLock<Regex> = LazyLock::new(|| re(r"^ {4,}(.+)"));
-/// `key = value`; ldirectord matches each key with `^key\s*=\s*(.*)`.
-static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| re(r"^([A-Za-z0-9_]+)\s*=\s*(.*)"));
+// The line-shape tests below are ldirectord's regexes written out by hand:
+// they run on every line, and regex captures cost more than the rest of
+// the parse together.
+
+/// Perl's `\s` on bytes.
+pub(crate) fn perl_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+fn trim_space(s: &str) -> &str {
+    s.trim_start_matches(perl_space)
+}
+
+/// `^virtual(6)?\s*=\s*(.*)`: (is it virtual6, the value).
+fn virtual_line(text: &str) -> Option<(bool, &str)> {
+    let rest = text.strip_prefix("virtual")?;
+    let (six, rest) = match rest.strip_prefix('6') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = trim_space(rest).strip_prefix('=')?;
+    Some((six, trim_space(rest)))
+}
+
+/// `^\s*#`
+fn is_comment(text: &str) -> bool {
+    trim_space(text).starts_with('#')
+}
+
+/// `^\s*$` or `^\s*#`
+fn is_blank_or_comment(text: &str) -> bool {
+    let t = trim_space(text);
+    t.is_empty() || t.starts_with('#')
+}
+
+/// `^ {4,}(.+)`: the directive of an indented line. A line of only spaces
+/// yields one space (the regex backtracks one), as in ldirectord.
+fn indented(text: &str) -> Option<&str> {
+    let rest = text.trim_start_matches(' ');
+    let n = text.len() - rest.len();
+    match (n, rest.is_empty()) {
+        (0..=3, _) | (4, true) => None,
+        (_, false) => Some(rest),
+        (_, true) => Some(&text[n - 1..]),
+    }
+}
 
 /// Splits the file into numbered lines, reporting CRLF endings and bytes
 /// that are not UTF-8 (each such line is still parsed, lossily).
@@ -82,18 +120,14 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
     let mut i = 0;
     while i < lines.len() {
         let (ln, text) = (&lines[i].0, lines[i].1.as_str());
-        if let Some(c) = VIRTUAL.captures(text) {
-            let family = if c.get(1).is_some() {
-                Family::Inet6
-            } else {
-                Family::Inet
-            };
+        if let Some((six, value)) = virtual_line(text) {
+            let family = if six { Family::Inet6 } else { Family::Inet };
             let mut d = VirtualDraft {
                 family: Some(family),
                 line: *ln,
                 ..VirtualDraft::default()
             };
-            match addr::parse_virtual(c.get(2).map_or("", |m| m.as_str()), family) {
+            match addr::parse_virtual(value, family) {
                 Ok(p) => {
                     if let Some(w) = &p.warning {
                         diags.warn(*ln, w.clone());
@@ -105,28 +139,29 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
             i += 1;
             while i < lines.len() {
                 let (ln, raw) = (lines[i].0, lines[i].1.as_str());
-                if COMMENT.is_match(raw) {
+                if is_comment(raw) {
                     i += 1;
                     continue;
                 }
                 let stripped = raw.split('#').next().unwrap_or("").replace('\t', "    ");
-                let Some(c) = INDENTED.captures(&stripped) else {
+                let Some(rcmd) = indented(&stripped) else {
                     break;
                 };
-                block::directive(&mut d, c.get(1).map_or("", |m| m.as_str()), ln, diags);
+                block::directive(&mut d, rcmd, ln, diags);
                 i += 1;
             }
             drafts.push(d);
             continue;
         }
-        if !BLANK_OR_COMMENT.is_match(text) {
+        if !is_blank_or_comment(text) {
             global::directive(&mut global, &mut seen, text, *ln, r, diags);
         }
         i += 1;
     }
+    let mut rx_memo = values::RegexMemo::default();
     let virtuals = drafts
         .into_iter()
-        .filter_map(|d| build::build_virtual(d, &global, r, diags))
+        .filter_map(|d| build::build_virtual(d, &global, r, &mut rx_memo, diags))
         .collect();
     let config = Config { global, virtuals };
     validate::config_rules(&config, diags);
@@ -134,8 +169,41 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
     config
 }
 
-/// `(key, value)` of a directive line, if it has the `key = value` shape.
+/// `^([A-Za-z0-9_]+)\s*=\s*(.*)`: ldirectord matches each key with
+/// `^key\s*=\s*(.*)`, which is the same as splitting off the key first.
 fn key_value(text: &str) -> Option<(&str, &str)> {
-    let c = KEY_VALUE.captures(text)?;
-    Some((c.get(1)?.as_str(), c.get(2).map_or("", |m| m.as_str())))
+    let rest = text.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    let key = &text[..text.len() - rest.len()];
+    if key.is_empty() {
+        return None;
+    }
+    let value = trim_space(rest).strip_prefix('=')?;
+    Some((key, trim_space(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_shapes() {
+        assert_eq!(
+            virtual_line("virtual6 = [::1]:80"),
+            Some((true, "[::1]:80"))
+        );
+        assert_eq!(virtual_line("virtual=7"), Some((false, "7")));
+        assert_eq!(virtual_line("virtual 6=7"), None);
+        assert_eq!(virtual_line("virtualx=7"), None);
+        assert_eq!(indented("    real=x"), Some("real=x"));
+        assert_eq!(indented("      "), Some(" "));
+        assert_eq!(indented("    "), None);
+        assert_eq!(indented("   real=x"), None);
+        assert_eq!(key_value("checktimeout = 5 "), Some(("checktimeout", "5 ")));
+        assert_eq!(key_value("a="), Some(("a", "")));
+        assert_eq!(key_value("=5"), None);
+        assert_eq!(key_value("fork"), None);
+        assert!(is_comment(" \t# x"));
+        assert!(is_blank_or_comment("  "));
+        assert!(!is_blank_or_comment(" x"));
+    }
 }

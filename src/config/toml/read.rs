@@ -164,12 +164,13 @@ pub fn parse(text: &str, r: &dyn Resolver, diags: &mut Diagnostics) -> Config {
         }
     };
     let global = read_global(&file, &lines, r, diags);
+    let mut rx_memo = values::RegexMemo::default();
     let virtuals = file
         .virtuals
         .iter()
         .filter_map(|v| {
             let d = read_virtual(v, &lines, diags)?;
-            build::build_virtual(d, &global, r, diags)
+            build::build_virtual(d, &global, r, &mut rx_memo, diags)
         })
         .collect();
     let config = Config { global, virtuals };
