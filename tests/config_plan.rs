@@ -6,6 +6,7 @@
 mod config_common;
 
 use config_common::valid;
+use lvsd::director::desired::{desired, Knowledge, RealKey};
 use lvsd::director::plan;
 use lvsd::ipvs::save::render_save;
 
@@ -112,16 +113,31 @@ fn desired_follows_health() {
         "quiescent=no\nfallback=127.0.0.1:80\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n\
          \treal=10.0.1.2:80 masq\nvirtual=10.0.0.2:80\n\treal=10.0.1.1:80 masq\n\tquiescent=yes\n",
     );
-    let only_first = |_: &lvsd::config::Virtual, r: &lvsd::config::Real| {
-        r.addr.port() == 80 && r.addr.ip().to_string() == "10.0.1.1"
-    };
+    struct Health(bool);
+    impl Knowledge for Health {
+        fn health(&self, k: &RealKey) -> lvsd::check::Health {
+            let first = k.real == "10.0.1.1:80".parse().unwrap();
+            if self.0 && first {
+                lvsd::check::Health::Up
+            } else {
+                lvsd::check::Health::Down
+            }
+        }
+        fn in_maintenance(&self, _: &RealKey) -> bool {
+            false
+        }
+        fn placed_before(&self, _: &RealKey) -> bool {
+            false
+        }
+    }
+    let empty = lvsd::ipvs::Table::new();
     assert_eq!(
-        render_save(&plan::desired(&c, &only_first)),
+        render_save(&desired(&c, &Health(true), &empty)),
         "-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n\
          -A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.0.1.1:80 -m -w 1\n"
     );
     assert_eq!(
-        render_save(&plan::desired(&c, &|_, _| false)),
+        render_save(&desired(&c, &Health(false), &empty)),
         "-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1\n\
          -A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.0.1.1:80 -m -w 0\n\
          -a -t 10.0.0.2:80 -r 127.0.0.1:80 -g -w 1\n"

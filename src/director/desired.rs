@@ -11,15 +11,18 @@
 //!   disturbs nothing that serves; absent ones stay absent.
 //! - In maintenance (`maintenancedir`): treated as Down.
 //! - The fallback server (weight 1, never quiescent) when no real server
-//!   serves; `checktype=off` activates neither reals nor the fallback.
+//!   serves; `checktype=off` counts every real as down, as ldirectord does.
+//!
+//! The per-entry rules (port mapping, add-or-edit, tunnel type) are in
+//! [`super::plan`], shared with `lvsd plan`.
 
 use std::net::SocketAddr;
 
 use crate::check::Health;
 use crate::config::model::{CheckType, Config, Virtual};
-use crate::ipvs::table::{Dest, ServiceEntry, ServiceKey, Table};
+use crate::ipvs::table::{ServiceEntry, ServiceKey, Table};
 
-use super::plan::{dest_addr, service};
+use super::plan::{dest, dest_addr, place, service};
 
 /// Identifies one real server of one virtual service: the health the
 /// director tracks, and the key of the check that feeds it.
@@ -80,60 +83,50 @@ fn virtual_entry(
     have: Option<&ServiceEntry>,
 ) -> ServiceEntry {
     let mut entry = ServiceEntry::new(service(v));
-    if v.checktype == CheckType::Off {
-        return entry;
-    }
     let mut serving = false;
     for r in &v.reals {
         let key = RealKey {
             service: v.key,
             real: r.addr,
         };
-        let addr = dest_addr(&v.key, r.addr, r.forward);
-        let current = have.and_then(|e| e.dests.get(&addr));
-        let health = if know.in_maintenance(&key) {
-            Health::Down
-        } else if v.checktype == CheckType::On {
-            Health::Up
-        } else {
-            know.health(&key)
+        let current = have.and_then(|e| e.dests.get(&dest_addr(&v.key, r.addr, r.forward)));
+        let health = match v.checktype {
+            // ldirectord activates nothing for `off`: every real counts as down.
+            CheckType::Off => Health::Down,
+            _ if know.in_maintenance(&key) => Health::Down,
+            CheckType::On => Health::Up,
+            _ => know.health(&key),
         };
-        if entry.dests.contains_key(&addr) {
-            // Two lines name one kernel destination: the first wins.
-            continue;
-        }
-        let mut dest = Dest::new(r.forward, r.weight);
-        dest.upper_threshold = r.upper_threshold;
-        dest.lower_threshold = r.lower_threshold;
-        match health {
+        let d = match health {
             Health::Up => {
                 serving = true;
-                entry.dests.insert(addr, dest);
+                let mut d = dest(r.forward, r.weight);
+                d.lower_threshold = r.lower_threshold;
+                d.upper_threshold = r.upper_threshold;
+                d
             }
             Health::Down => {
                 let readd = config.global.readdquiescent || !know.placed_before(&key);
-                if v.quiescent && (current.is_some() || readd) {
-                    // ldirectord quiesces with `ipvsadm -e -w 0`, which also
-                    // clears the thresholds.
-                    entry.dests.insert(addr, Dest::new(r.forward, 0));
+                if !(v.quiescent && (current.is_some() || readd)) {
+                    continue;
                 }
+                // ldirectord quiesces with `ipvsadm -e -w 0`, which also
+                // clears the thresholds.
+                dest(r.forward, 0)
             }
-            Health::Unknown => {
-                if let Some(cur) = current {
+            Health::Unknown => match current {
+                Some(cur) => {
                     serving |= cur.weight > 0;
-                    entry.dests.insert(addr, cur.clone());
+                    cur.clone()
                 }
-            }
-        }
+                None => continue,
+            },
+        };
+        place(&mut entry, &v.key, r.addr, d);
     }
     if !serving {
         if let Some(fb) = &v.fallback {
-            let addr = dest_addr(&v.key, fb.addr, fb.forward);
-            // A real server listed again as fallback keeps its own entry.
-            entry
-                .dests
-                .entry(addr)
-                .or_insert_with(|| Dest::new(fb.forward, 1));
+            place(&mut entry, &v.key, fb.addr, dest(fb.forward, 1));
         }
     }
     entry
@@ -175,7 +168,7 @@ mod tests {
     use super::*;
     use crate::config::resolve::Static;
     use crate::config::{parse, Format};
-    use crate::ipvs::table::Forward;
+    use crate::ipvs::table::{Dest, Forward};
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! The IPVS table a configuration programs, given which real servers are up.
 //!
-//! Pure: config (and health) in, [`Table`] out. It applies the rules
+//! Pure: the rules [`super::desired`] builds every table with. They are the
+//! rules
 //! ipvsadm and ldirectord apply on the way to the kernel, so that the table
 //! equals what `ipvsadm -S -n` shows after ldirectord has started:
 //!
@@ -17,34 +18,21 @@
 //! real up by its *configured* address: when that is already in the table
 //! it edits it (so the later line wins), otherwise it adds it, which ipvsadm
 //! refuses when the port mapping made it collide (so the earlier wins).
-//! [`desired`] replays exactly that.
+//! [`place`] replays exactly that.
 //!
 //! The kernel reports every tunnel destination with tunnel type ipip, so
 //! ipip reals carry it here too.
 
 use std::net::SocketAddr;
 
-use crate::config::model::{CheckType, Config, Netmask, Real, Virtual};
+use crate::config::model::{Config, Netmask, Virtual};
 use crate::config::validate::sched_flag_bits;
 use crate::ipvs::table::{full_netmask, svc_flags, Tunnel, TunnelCsum, TunnelType};
 use crate::ipvs::{Dest, Forward, Protocol, Service, ServiceEntry, ServiceKey, Table};
 
-/// The table when every real server is up.
+/// The table when every real server is up: `lvsd plan --all-up`.
 pub fn all_up(config: &Config) -> Table {
-    desired(config, &|_, _| true)
-}
-
-/// The table for the given health: `is_up(virtual, real)` says whether a
-/// real server passes its checks. `checktype=on`/`off` override it.
-pub fn desired(config: &Config, is_up: &dyn Fn(&Virtual, &Real) -> bool) -> Table {
-    let mut table = Table::new();
-    for v in &config.virtuals {
-        if table.services.contains_key(&v.key) {
-            continue;
-        }
-        table.services.insert(v.key, entry(v, is_up));
-    }
-    table
+    super::desired::desired(config, &super::desired::AllUp, &Table::new())
 }
 
 /// The service attributes of a virtual (what `-A` carries).
@@ -81,37 +69,7 @@ pub fn dest_addr(key: &ServiceKey, addr: SocketAddr, forward: Forward) -> Socket
     }
 }
 
-fn entry(v: &Virtual, is_up: &dyn Fn(&Virtual, &Real) -> bool) -> ServiceEntry {
-    let mut e = ServiceEntry::new(service(v));
-    let mut any_up = false;
-    for r in &v.reals {
-        let up = match v.checktype {
-            CheckType::Off => false,
-            CheckType::On => true,
-            _ => is_up(v, r),
-        };
-        let d = if up {
-            any_up = true;
-            let mut d = dest(r.forward, r.weight);
-            d.lower_threshold = r.lower_threshold;
-            d.upper_threshold = r.upper_threshold;
-            d
-        } else if v.quiescent {
-            dest(r.forward, 0)
-        } else {
-            continue;
-        };
-        place(&mut e, &v.key, r.addr, d);
-    }
-    if !any_up {
-        if let Some(f) = &v.fallback {
-            place(&mut e, &v.key, f.addr, dest(f.forward, 1));
-        }
-    }
-    e
-}
-
-fn dest(forward: Forward, weight: u32) -> Dest {
+pub fn dest(forward: Forward, weight: u32) -> Dest {
     let mut d = Dest::new(forward, weight);
     if forward == Forward::Tunnel {
         d.tunnel = Some(Tunnel {
@@ -123,7 +81,7 @@ fn dest(forward: Forward, weight: u32) -> Dest {
 }
 
 /// ldirectord's add-or-edit by configured address (see the module docs).
-fn place(e: &mut ServiceEntry, key: &ServiceKey, configured: SocketAddr, d: Dest) {
+pub fn place(e: &mut ServiceEntry, key: &ServiceKey, configured: SocketAddr, d: Dest) {
     let kernel = dest_addr(key, configured, d.forward);
     if e.dests.contains_key(&configured) {
         e.dests.insert(kernel, d);
