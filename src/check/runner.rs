@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use super::combined::{Combined, Step};
 use super::engine::{GroupId, Key, Shared};
 use super::hysteresis::Hysteresis;
-use super::spec::{CheckKind, Method, Probe};
+use super::prober::service_name;
+use super::spec::{CheckKind, Method, Probe, Protocol};
 use super::{Checker, Outcome};
 
 /// One key fed by a group, with its own failure counter.
@@ -77,7 +78,7 @@ pub(crate) async fn probe_once<C: Checker>(
     match tokio::time::timeout(deadline, checker.check(probe, method)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::down(
-            format!("{} {}", describe(method), probe.addr()),
+            format!("{} {}", describe(probe, method), probe.addr()),
             format_args!("no answer within {deadline:?}"),
         ),
     }
@@ -101,12 +102,16 @@ fn method<'a>(probe: &'a Probe, combined: Option<&Combined>) -> (Method<'a>, Opt
     }
 }
 
-pub(crate) fn describe(method: Method<'_>) -> &'static str {
+/// What a probe was, for the reason given when its deadline passes.
+fn describe(probe: &Probe, method: Method<'_>) -> String {
     match method {
-        Method::Connect => "connect",
-        Method::Ping => "ping",
-        Method::External(_) => "external check",
-        Method::Negotiate(_) => "negotiate",
+        Method::Connect if probe.target.protocol == Protocol::Udp => {
+            "ICMP echo (connect on UDP) to".to_owned()
+        }
+        Method::Connect => "TCP connect to".to_owned(),
+        Method::Ping => "ICMP echo to".to_owned(),
+        Method::External(ext) => format!("external check {} for", ext.command.display()),
+        Method::Negotiate(service) => format!("negotiate {} with", service_name(service)),
     }
 }
 
