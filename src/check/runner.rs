@@ -1,5 +1,8 @@
-//! One group's task: wait for its staggered start, then probe, record, sleep
-//! `interval`, forever (ldirectord sleeps `checkinterval` after each pass).
+//! One group's task: wait for its staggered start, then probe and record
+//! once per `interval`, at a fixed rate. ldirectord sleeps `checkinterval`
+//! after each pass instead, so a slow probe pushes the next one back; at a
+//! fixed rate a target that goes dark is seen within interval + deadline.
+//! A probe that overruns the interval is followed at once by the next.
 //!
 //! Every probe runs under [`Probe::deadline`]; when it passes, the probe's
 //! future is dropped, which is what cancels its sockets and child processes.
@@ -8,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use super::combined::{Combined, Step};
 use super::engine::{GroupId, Key, Shared};
@@ -41,8 +44,10 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         CheckKind::Combined { connects, .. } => Some(Combined::new(*connects)),
         _ => None,
     };
-    tokio::time::sleep(task.first).await;
+    let mut ticks = tokio::time::interval_at(Instant::now() + task.first, task.interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        ticks.tick().await;
         let (method, step) = method(&task.probe, combined.as_ref());
         let outcome = probe_once(&*task.checker, &task.probe, method).await;
         if let (Some(c), Some(step)) = (combined.as_mut(), step) {
@@ -54,7 +59,6 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         }
         task.shared
             .record(task.id, &mut subscribers, &outcome, Instant::now());
-        tokio::time::sleep(task.interval).await;
     }
 }
 
