@@ -176,7 +176,7 @@ async fn negotiate_uses_negotiatetimeout() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_next_probe_starts_an_interval_after_the_last_one_ended() {
+async fn probes_start_at_a_fixed_rate() {
     let script = Scripted::new(|_, _| Step {
         delay: Duration::from_secs(2),
         up: true,
@@ -185,7 +185,22 @@ async fn the_next_probe_starts_an_interval_after_the_last_one_ended() {
     let t0 = Instant::now();
     engine.apply([spec("a", 1, 1)]);
     tokio::time::sleep(Duration::from_secs(37)).await;
-    assert_eq!(script.times(addr(1), t0), [0, 12_000, 24_000, 36_000]);
+    assert_eq!(script.times(addr(1), t0), [0, 10_000, 20_000, 30_000]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_longer_than_the_interval_is_followed_at_once() {
+    let script = Scripted::new(|_, _| Step {
+        delay: Duration::from_secs(4),
+        up: true,
+    });
+    let (mut engine, _rx) = Engine::new(script.clone());
+    let t0 = Instant::now();
+    let mut s = spec("a", 1, 1);
+    s.interval = Duration::from_secs(3);
+    engine.apply([s]);
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    assert_eq!(script.times(addr(1), t0), [0, 4_000, 8_000, 12_000]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,5 +1,8 @@
-//! One group's task: wait for its staggered start, then probe, record, sleep
-//! `interval`, forever (ldirectord sleeps `checkinterval` after each pass).
+//! One group's task: wait for its staggered start, then probe and record
+//! once per `interval`, at a fixed rate. ldirectord sleeps `checkinterval`
+//! after each pass instead, so a slow probe pushes the next one back; at a
+//! fixed rate a target that goes dark is seen within interval + deadline.
+//! A probe that overruns the interval is followed at once by the next.
 //!
 //! Every probe runs under [`Probe::deadline`]; when it passes, the probe's
 //! future is dropped, which is what cancels its sockets and child processes.
@@ -8,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use super::combined::{Combined, Step};
 use super::engine::{GroupId, Key, Shared};
 use super::hysteresis::Hysteresis;
-use super::spec::{CheckKind, Method, Probe};
+use super::prober::service_name;
+use super::spec::{CheckKind, Method, Probe, Protocol};
 use super::{Checker, Outcome};
 
 /// One key fed by a group, with its own failure counter.
@@ -40,8 +44,10 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         CheckKind::Combined { connects, .. } => Some(Combined::new(*connects)),
         _ => None,
     };
-    tokio::time::sleep(task.first).await;
+    let mut ticks = tokio::time::interval_at(Instant::now() + task.first, task.interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        ticks.tick().await;
         let (method, step) = method(&task.probe, combined.as_ref());
         let outcome = probe_once(&*task.checker, &task.probe, method).await;
         if let (Some(c), Some(step)) = (combined.as_mut(), step) {
@@ -53,7 +59,6 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         }
         task.shared
             .record(task.id, &mut subscribers, &outcome, Instant::now());
-        tokio::time::sleep(task.interval).await;
     }
 }
 
@@ -77,7 +82,7 @@ pub(crate) async fn probe_once<C: Checker>(
     match tokio::time::timeout(deadline, checker.check(probe, method)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::down(
-            format!("{} {}", describe(method), probe.addr()),
+            format!("{} {}", describe(probe, method), probe.addr()),
             format_args!("no answer within {deadline:?}"),
         ),
     }
@@ -101,12 +106,16 @@ fn method<'a>(probe: &'a Probe, combined: Option<&Combined>) -> (Method<'a>, Opt
     }
 }
 
-pub(crate) fn describe(method: Method<'_>) -> &'static str {
+/// What a probe was, for the reason given when its deadline passes.
+fn describe(probe: &Probe, method: Method<'_>) -> String {
     match method {
-        Method::Connect => "connect",
-        Method::Ping => "ping",
-        Method::External(_) => "external check",
-        Method::Negotiate(_) => "negotiate",
+        Method::Connect if probe.target.protocol == Protocol::Udp => {
+            "ICMP echo (connect on UDP) to".to_owned()
+        }
+        Method::Connect => "TCP connect to".to_owned(),
+        Method::Ping => "ICMP echo to".to_owned(),
+        Method::External(ext) => format!("external check {} for", ext.command.display()),
+        Method::Negotiate(service) => format!("negotiate {} with", service_name(service)),
     }
 }
 
