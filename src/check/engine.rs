@@ -110,7 +110,8 @@ impl<K: Key> Shared<K> {
                 last_checked: Some(at),
             };
             if let Some(to) = changed {
-                tracing::info!(key = ?sub.key, %from, %to, %reason, "health changed");
+                // The consumer logs transitions in its own terms (the director does).
+                tracing::debug!(key = ?sub.key, %from, %to, %reason, "health changed");
                 // The receiver may be gone while the engine shuts down.
                 let _ = self.events.send(HealthEvent {
                     key: sub.key.clone(),

@@ -357,7 +357,11 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
             return;
         }
         tokio::select! {
-            _ = events.recv() => {}
+            ev = events.recv() => {
+                if let Some(ev) = ev {
+                    log_event(&ev);
+                }
+            }
             _ = sleep(Duration::from_millis(100)) => {}
         }
     }
