@@ -403,7 +403,8 @@ impl Client {
         })
     }
 
-    /// The destinations of one service, with their counters.
+    /// The destinations of one service, with their counters; ESRCH if the
+    /// service does not exist.
     pub fn dests(
         &mut self,
         key: &ServiceKey,
@@ -414,6 +415,13 @@ impl Client {
             v.push(decode::decode_dest(a, fam)?);
             Ok(())
         })?;
+        // The kernel answers a destination dump of a missing service with
+        // an empty dump, not ESRCH. An empty answer is only believed once
+        // the service is confirmed to exist: a service deleted while the
+        // table is read is an error, not a service without real servers.
+        if v.is_empty() {
+            self.service(key)?;
+        }
         Ok(v)
     }
 
