@@ -36,13 +36,14 @@ pub const WINDOW: usize = 64;
 /// The receive timeout unless the caller picks another.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The receive buffer. The kernel sizes each dump datagram after the largest
-/// buffer the socket has read with (up to 32 KiB); 16 KiB measured faster
-/// than 4 KiB and 64 KiB for a 1,000-service dump in the IPVS VM (noisy
-/// figures). Every reply lvsd asks for fits: one service, destination, ACK
-/// or error is a few hundred bytes, and a truncated datagram would fail to
-/// parse rather than pass silently.
-const RECV_BUF: usize = 16 * 1024;
+/// The receive buffer: one page. The kernel sizes each dump datagram after
+/// the largest buffer the socket has read with (up to 32 KiB), and Debian's
+/// kernel zeroes every allocation (`init_on_alloc`): with a 64 KiB buffer,
+/// clearing 32 KiB skbs was a fifth of a 1,000-service dump's time (perf, in
+/// the IPVS VM). Every reply fits a page: a dump datagram is then at most
+/// 4 KiB, a doit reply at most `NLMSG_GOODSIZE`, an ACK or error a few
+/// hundred bytes; a truncated datagram would fail to parse, never pass.
+const RECV_BUF: usize = 4096;
 
 /// A connection to the kernel's IPVS.
 pub struct Client {
