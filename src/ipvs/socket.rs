@@ -36,14 +36,15 @@ pub const WINDOW: usize = 64;
 /// The receive timeout unless the caller picks another.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The receive buffer: one page. The kernel sizes each dump datagram after
-/// the largest buffer the socket has read with (up to 32 KiB), and Debian's
+/// The receive buffer. The kernel sizes each dump datagram after the
+/// largest buffer the socket has read with (up to 32 KiB), and Debian's
 /// kernel zeroes every allocation (`init_on_alloc`): with a 64 KiB buffer,
-/// clearing 32 KiB skbs was a fifth of a 1,000-service dump's time (perf, in
-/// the IPVS VM). Every reply fits a page: a dump datagram is then at most
-/// 4 KiB, a doit reply at most `NLMSG_GOODSIZE`, an ACK or error a few
-/// hundred bytes; a truncated datagram would fail to parse, never pass.
-const RECV_BUF: usize = 4096;
+/// clearing 32 KiB datagrams was a fifth of a 1,000-service dump's time
+/// (perf, in the IPVS VM). 8 KiB keeps that small and still holds any reply
+/// on any page size: `NLMSG_GOODSIZE` (doit replies, the smallest dump
+/// datagram) is below 8 KiB even with 64 KiB pages. A truncated datagram
+/// would fail to parse, never pass silently.
+const RECV_BUF: usize = 8192;
 
 /// A connection to the kernel's IPVS.
 pub struct Client {
