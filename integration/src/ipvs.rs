@@ -113,7 +113,7 @@ pub fn matrix_rules(with_local: bool) -> String {
                 i += 1;
                 let port = 1000 + i;
                 let svc = match (kind, v6) {
-                    ("-f", false) => format!("-f {}", if i == 40 { 2_147_483_649 } else { i }),
+                    ("-f", false) => format!("-f {}", if i == 80 { 2_147_483_649 } else { i }),
                     ("-f", true) => format!("-f {i} -6"),
                     (_, false) => format!("{kind} {}.{}.{}:{port}", bases4[i % 4], i % 7, i),
                     (_, true) => {

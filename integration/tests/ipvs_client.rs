@@ -31,7 +31,9 @@ impl RootTable {
 
 impl Drop for RootTable {
     fn drop(&mut self) {
-        let _ = sh_output("ipvsadm -C; ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup");
+        let _ = sh_output(
+            "ipvsadm -C; ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup; ip link del d9",
+        );
     }
 }
 

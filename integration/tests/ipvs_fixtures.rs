@@ -68,7 +68,7 @@ fn kernel_replies_match_the_golden_fixtures_for_ipvsadm_and_lvsd_alike() {
         r.unwrap();
     }
     let by_lvsd = dump_lines(&mut c);
-    let _ = sh_output("ipvsadm -C");
+    let _ = sh_output("ipvsadm -C; ip link del d8");
     assert_eq!(by_lvsd, by_ipvsadm, "the kernel holds different bytes");
 
     let golden = fixture_dir().join("replies.hex");

@@ -160,11 +160,8 @@ fn explain(op: Op, errno: Errno) -> String {
         (_, Errno::Permission) => "permission denied: IPVS needs CAP_NET_ADMIN (EPERM)".into(),
         (_, Errno::Invalid) => "invalid argument (EINVAL)".into(),
         (_, Errno::FamilyNotSupported) => "address family not supported (EAFNOSUPPORT)".into(),
-        (_, e) => format!(
-            "{} (errno {})",
-            io::Error::from_raw_os_error(e.raw()),
-            e.raw()
-        ),
+        // e.g. "Numerical result out of range (os error 34)"
+        (_, e) => io::Error::from_raw_os_error(e.raw()).to_string(),
     }
 }
 

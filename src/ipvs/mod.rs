@@ -4,7 +4,8 @@
 //!   [`snapshot`]: what a listing adds (counters, rates, info).
 //! - [`change`]: one change to a table, and its in-memory replay.
 //! - [`kernel`]: the seam the director uses (dump, apply); [`socket`]
-//!   implements it over generic netlink, [`memory`] in memory.
+//!   implements it over generic netlink (reads and the rest of the family in
+//!   [`queries`]), [`memory`] in memory.
 //! - Wire: [`consts`] (numbers from `ip_vs.h`), [`attr`] (netlink
 //!   attributes), [`codec`] (requests), [`decode`] (replies), [`frame`]
 //!   (netlink message framing); [`error`] for what can go wrong.
@@ -28,6 +29,7 @@ pub mod list;
 pub mod memory;
 pub mod names;
 pub mod order;
+pub mod queries;
 pub mod rules;
 pub mod save;
 pub mod snapshot;
