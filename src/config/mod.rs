@@ -175,3 +175,17 @@ pub fn find_config(name: Option<&Path>) -> PathBuf {
         .cloned()
         .unwrap_or_else(|| candidates[candidates.len() - 1].clone())
 }
+
+/// A valid configuration from ldirectord.cf text, for unit tests elsewhere
+/// in the crate (no files, no DNS).
+#[cfg(test)]
+pub fn test_config(text: &str) -> Config {
+    let l = parse(
+        Path::new("t.cf"),
+        text.as_bytes(),
+        Format::Ldirectord,
+        &resolve::Static::new(&[], ""),
+    );
+    assert!(!l.has_errors(), "{:?}", l.diagnostics);
+    l.config
+}

@@ -125,8 +125,6 @@ pub fn set_drained(dir: Option<&Path>, real: &str, drained: bool) -> Result<Path
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::resolve::Static;
-    use crate::config::{parse, Format};
 
     #[test]
     fn ldirectord_file_names_and_written_host_names() {
@@ -143,20 +141,14 @@ mod tests {
             "maintenancedir={}\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n\treal=10.0.1.2:80 masq\n",
             dir.path().display()
         );
-        let l = parse(
-            Path::new("t.cf"),
-            text.as_bytes(),
-            Format::Ldirectord,
-            &Static::new(&[], ""),
-        );
-        assert!(!l.has_errors(), "{:?}", l.diagnostics);
-        let m = Maintenance::new(l.config.global.maintenancedir.clone());
-        assert!(m.scan(&l.config).is_empty());
+        let config = crate::config::test_config(&text);
+        let m = Maintenance::new(config.global.maintenancedir.clone());
+        assert!(m.scan(&config).is_empty());
         set_drained(Some(dir.path()), "10.0.1.2", true).unwrap();
-        let got: Vec<SocketAddr> = m.scan(&l.config).iter().map(|k| k.real).collect();
+        let got: Vec<SocketAddr> = m.scan(&config).iter().map(|k| k.real).collect();
         assert_eq!(got, vec!["10.0.1.2:80".parse::<SocketAddr>().unwrap()]);
         set_drained(Some(dir.path()), "10.0.1.2", false).unwrap();
-        assert!(m.scan(&l.config).is_empty());
+        assert!(m.scan(&config).is_empty());
         assert!(matches!(
             set_drained(Some(dir.path()), "../etc/passwd", true),
             Err(DrainError::BadReal(_))

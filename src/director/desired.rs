@@ -166,17 +166,11 @@ pub fn real_serving(v: &Virtual, table: &Table) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::resolve::Static;
-    use crate::config::{parse, Format};
     use crate::ipvs::table::{Dest, Forward};
     use std::collections::{BTreeMap, BTreeSet};
-    use std::path::Path;
 
     fn config(text: &str) -> Config {
-        let r = Static::new(&[], "");
-        let l = parse(Path::new("t.cf"), text.as_bytes(), Format::Ldirectord, &r);
-        assert!(!l.has_errors(), "{:?}", l.diagnostics);
-        l.config
+        crate::config::test_config(text)
     }
 
     #[derive(Default)]

@@ -226,22 +226,12 @@ fn is_race(e: &IpvsError) -> bool {
 mod tests {
     use super::*;
     use crate::check::Health;
-    use crate::config::resolve::Static;
-    use crate::config::{parse, Format};
     use crate::director::desired::{AllUp, RealKey};
     use crate::ipvs::memory::MemoryKernel;
     use crate::ipvs::table::{Dest, Family, Forward, Protocol, Service, ServiceEntry};
-    use std::path::Path;
 
     fn config(text: &str) -> Config {
-        let l = parse(
-            Path::new("t.cf"),
-            text.as_bytes(),
-            Format::Ldirectord,
-            &Static::new(&[], ""),
-        );
-        assert!(!l.has_errors(), "{:?}", l.diagnostics);
-        l.config
+        crate::config::test_config(text)
     }
 
     fn tcp(s: &str) -> ServiceKey {
