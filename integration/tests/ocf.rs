@@ -232,3 +232,103 @@ fn monitor_is_degraded_while_the_fallback_serves() {
     agent.expect("stop", "", rc::SUCCESS);
     assert!(!lvsd.ipvsadm("-S -n").contains(&vip));
 }
+
+/// The units as shipped, with ExecStart pointing at the binary under test.
+#[test]
+fn systemd_units_pass_systemd_analyze_verify() {
+    require_vm();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../packaging/systemd/verify");
+    let out = sh(&format!("{script} {}", lvsd_bin().display()));
+    assert!(out.contains("verify: units OK"), "{out}");
+}
+
+/// The Debian package: built from this tree, installed with dpkg in the VM's
+/// overlay next to Debian's ldirectord package, and the installed agent,
+/// units, man pages and ldirectord name used.
+#[test]
+fn debian_package_installs_and_its_agent_runs_the_farm() {
+    require_vm();
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let deb = sh(&format!(
+        "{top}/packaging/deb/build {}",
+        lvsd_bin().display()
+    ));
+    let deb = format!("{top}/{}", deb.trim());
+    let contents = sh(&format!("dpkg-deb -c {deb}"));
+    for f in [
+        "./usr/sbin/lvsd",
+        "./usr/lib/lvsd/ldirectord -> ../../sbin/lvsd",
+        "./usr/lib/ocf/resource.d/lvsd/lvsd",
+        "./lib/systemd/system/lvsd.service",
+        "./lib/systemd/system/lvsd@.service",
+        "./usr/share/man/man8/lvsd.8.gz",
+        "./usr/share/man/man5/lvsd.cf.5.gz",
+        "./usr/share/doc/lvsd/examples/ldirectord.cf",
+        "./usr/share/doc/lvsd/examples/lvsd.toml",
+        "./usr/share/doc/lvsd/copyright",
+    ] {
+        assert!(
+            contents.contains(f),
+            "{f} missing from the package:\n{contents}"
+        );
+    }
+    sh(&format!("dpkg -i {deb}"));
+    assert!(sh("dpkg-query -W -f='${Status}' lvsd").contains("install ok installed"));
+    // Debian's ldirectord keeps its own name.
+    assert_eq!(
+        sh("dpkg -S /usr/sbin/ldirectord").trim(),
+        "ldirectord: /usr/sbin/ldirectord"
+    );
+    assert!(sh("/usr/sbin/lvsd --version").starts_with("lvsd "));
+    // The installed units, man pages included.
+    let out = sh(&format!("{top}/packaging/systemd/verify"));
+    assert!(out.contains("units OK"), "{out}");
+    let man = sh("MANPAGER=cat MANWIDTH=80 man 8 lvsd 2>/dev/null");
+    assert!(
+        man.contains("LDIRECTORD FORM") && man.contains("lvsd check"),
+        "{man}"
+    );
+    let man5 = sh("MANPAGER=cat MANWIDTH=80 man 5 lvsd.cf 2>/dev/null");
+    assert!(man5.contains("fallbackcommand"), "{man5}");
+
+    // The installed agent with its defaults (binary=/usr/sbin/lvsd, rundir=/run).
+    let t = Topology::new("op", Mode::Nat, 2, 86);
+    let reals: Vec<&str> = t.real_ips.iter().map(String::as_str).collect();
+    let lvsd = Lvsd::new(&t.director.name, "op", &config(&t.vip, &reals, None));
+    let agent = Agent::new(
+        &lvsd.ns,
+        "/usr/lib/ocf/resource.d/lvsd/lvsd".into(),
+        &[("config", &lvsd.config.display().to_string())],
+    );
+    agent.expect("validate-all", "", rc::SUCCESS);
+    agent.expect("start", "", rc::SUCCESS);
+    assert!(std::path::Path::new("/run/lvsd.op.cf.pid").exists());
+    agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
+    let got = t.fetch(4, None);
+    assert!(got.iter().all(Option::is_some), "traffic: {got:?}");
+    // The ldirectord name answers for its own pid file (ldirectord.op.cf.pid).
+    let ld = sh_output_in(
+        &lvsd.ns,
+        &format!("/usr/lib/lvsd/ldirectord {} status", lvsd.config.display()),
+    );
+    assert_eq!(
+        ld.0, 3,
+        "the ldirectord name runs no instance yet: {}",
+        ld.1
+    );
+    agent.expect("stop", "", rc::SUCCESS);
+    assert!(!lvsd.ipvsadm("-S -n").contains(&t.vip));
+    sh("dpkg -r lvsd");
+}
+
+fn sh_output_in(ns: &str, script: &str) -> (i32, String) {
+    let out = lvsd_integration::sh_output(&format!("ip netns exec {ns} {script}"));
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
