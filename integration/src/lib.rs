@@ -4,6 +4,7 @@
 
 pub mod director;
 pub mod ipvs;
+pub mod ocf;
 pub mod topology;
 
 use std::path::PathBuf;

@@ -1,0 +1,111 @@
+//! Running the OCF resource agent (`packaging/ocf/lvsd`) as Pacemaker would:
+//! parameters in `OCF_RESKEY_*`, the action as the only argument, inside the
+//! director's network namespace.
+
+use std::path::PathBuf;
+
+use crate::sh_output;
+
+/// The agent in this source tree.
+pub fn agent_path() -> PathBuf {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/ocf/lvsd"
+    ));
+    assert!(p.exists(), "OCF agent {} is missing", p.display());
+    p
+}
+
+/// OCF exit codes.
+pub mod rc {
+    pub const SUCCESS: i32 = 0;
+    pub const ERR_GENERIC: i32 = 1;
+    pub const ERR_INSTALLED: i32 = 5;
+    pub const ERR_CONFIGURED: i32 = 6;
+    pub const NOT_RUNNING: i32 = 7;
+    pub const DEGRADED: i32 = 190;
+}
+
+/// One resource: the agent, the namespace it runs in and its parameters.
+pub struct Agent {
+    pub ns: String,
+    pub agent: PathBuf,
+    /// (name, value) pairs, passed as `OCF_RESKEY_name=value`.
+    pub params: Vec<(String, String)>,
+}
+
+impl Agent {
+    pub fn new(ns: &str, agent: PathBuf, params: &[(&str, &str)]) -> Agent {
+        assert!(
+            std::path::Path::new("/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs").exists(),
+            "resource-agents is not installed (integration/deps.txt)"
+        );
+        Agent {
+            ns: ns.to_string(),
+            agent,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn env(&self) -> String {
+        self.params
+            .iter()
+            .map(|(k, v)| format!("OCF_RESKEY_{k}='{v}' "))
+            .collect()
+    }
+
+    /// Runs ACTION with extra `VAR=value` assignments; (exit code, output).
+    pub fn run_with(&self, action: &str, extra: &str) -> (i32, String) {
+        let out = sh_output(&format!(
+            "ip netns exec {} env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=lvsd-test \
+             OCF_RESKEY_CRM_meta_timeout=120000 {}{extra} {} {action}",
+            self.ns,
+            self.env(),
+            self.agent.display()
+        ));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// Runs ACTION; (exit code, output).
+    pub fn run(&self, action: &str) -> (i32, String) {
+        self.run_with(action, "")
+    }
+
+    /// Runs ACTION and asserts its exit code.
+    pub fn expect(&self, action: &str, extra: &str, want: i32) -> String {
+        let (code, text) = self.run_with(action, extra);
+        assert_eq!(
+            code, want,
+            "{action} {extra}: exit {code}, want {want}\n{text}"
+        );
+        text
+    }
+
+    /// `ocf-tester` from Debian's resource-agents against this agent.
+    pub fn ocf_tester(&self) -> (i32, String) {
+        let opts: String = self
+            .params
+            .iter()
+            .map(|(k, v)| format!("-o {k}='{v}' "))
+            .collect();
+        let out = sh_output(&format!(
+            "ip netns exec {} env OCF_ROOT=/usr/lib/ocf ocf-tester -v -n lvsd-test {opts}{}",
+            self.ns,
+            self.agent.display()
+        ));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+}

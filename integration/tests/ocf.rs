@@ -1,0 +1,334 @@
+//! The OCF resource agent (`packaging/ocf/lvsd`) against a real kernel and
+//! real HTTP servers: Debian's `ocf-tester`, then every action's exit code
+//! as Pacemaker would see it, including OCF 1.1 "degraded" when the
+//! fallback server serves.
+
+use std::time::Duration;
+
+use lvsd_integration::director::{wait_for, weights, Lvsd};
+use lvsd_integration::ocf::{agent_path, rc, Agent};
+use lvsd_integration::topology::{Mode, Topology};
+use lvsd_integration::{lvsd_bin, require_vm, sh};
+
+const DETECT: Duration = Duration::from_secs(30);
+
+fn config(vip: &str, reals: &[&str], fallback: Option<&str>) -> String {
+    let mut s = format!(
+        "checkinterval=1\nchecktimeout=2\nnegotiatetimeout=3\nquiescent=no\n\
+         virtual={vip}:80\n\tservice=http\n\tchecktype=negotiate\n\
+         \trequest=\"/index.html\"\n\treceive=\"hello from\"\n\tscheduler=wlc\n"
+    );
+    if let Some(f) = fallback {
+        s.push_str(&format!("\tfallback={f}:80 masq\n"));
+    }
+    for r in reals {
+        s.push_str(&format!("\treal={r}:80 masq 1\n"));
+    }
+    s
+}
+
+fn agent_for(lvsd: &Lvsd) -> Agent {
+    Agent::new(
+        &lvsd.ns,
+        agent_path(),
+        &[
+            ("config", &lvsd.config.display().to_string()),
+            ("binary", &lvsd_bin().display().to_string()),
+            ("rundir", &lvsd.run_dir.display().to_string()),
+        ],
+    )
+}
+
+#[test]
+fn ocf_tester_passes_with_a_real_farm() {
+    require_vm();
+    let t = Topology::new("ot", Mode::Nat, 2, 80);
+    let reals: Vec<&str> = t.real_ips.iter().map(String::as_str).collect();
+    let lvsd = Lvsd::new(&t.director.name, "ot", &config(&t.vip, &reals, None));
+    let agent = agent_for(&lvsd);
+    let (code, text) = agent.ocf_tester();
+    eprintln!("{text}");
+    assert_eq!(
+        code,
+        0,
+        "ocf-tester failed:\n{text}\nlvsd log:\n{}",
+        lvsd.log()
+    );
+    assert!(text.contains("passed all tests"), "{text}");
+    // It ends with stop: cleanstop=yes (the default) left nothing behind.
+    let save = lvsd.ipvsadm("-S -n");
+    assert!(!save.contains(&t.vip), "services left after stop:\n{save}");
+}
+
+#[test]
+fn agent_actions_return_the_right_codes() {
+    require_vm();
+    let t = Topology::new("oa", Mode::Nat, 2, 82);
+    let vip = t.vip.clone();
+    let svc = format!("-t {vip}:80");
+    let reals: Vec<&str> = t.real_ips.iter().map(String::as_str).collect();
+    let cfg = config(&vip, &reals, None);
+    let lvsd = Lvsd::new(&t.director.name, "oa", &cfg);
+    let agent = agent_for(&lvsd);
+
+    agent.expect("validate-all", "", rc::SUCCESS);
+    agent.expect("monitor", "", rc::NOT_RUNNING);
+    agent.expect("monitor", "OCF_RESKEY_CRM_meta_interval=0", rc::NOT_RUNNING);
+    agent.expect("stop", "", rc::SUCCESS);
+
+    // start returns once the table is programmed: no waiting here.
+    agent.expect("start", "", rc::SUCCESS);
+    let save = lvsd.ipvsadm("-S -n");
+    assert_eq!(
+        weights(&save, &svc).len(),
+        2,
+        "programmed at start:\n{save}"
+    );
+    agent.expect("start", "", rc::SUCCESS);
+    agent.expect("monitor", "", rc::SUCCESS);
+    agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
+    let got = t.fetch(4, None);
+    assert!(got.iter().all(Option::is_some), "traffic: {got:?}");
+
+    // Depth 10 reads the kernel: a service deleted behind lvsd's back is a
+    // failure there, while depth 0 (the daemon answers) still succeeds.
+    lvsd.ipvsadm(&format!("-D {svc}"));
+    let text = agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::ERR_GENERIC);
+    assert!(
+        text.contains(&format!("tcp {vip}:80")),
+        "names the service: {text}"
+    );
+    // lvsd repairs drift (resync): depth 10 recovers by itself.
+    wait_for(
+        "lvsd repairs the table",
+        DETECT,
+        || agent.run_with("monitor", "OCF_CHECK_LEVEL=10").0,
+        |c| *c == rc::SUCCESS,
+    );
+
+    // reload: the new weight reaches the kernel.
+    lvsd.write_config(&cfg.replace(
+        &format!("real={}:80 masq 1", reals[0]),
+        &format!("real={}:80 masq 4", reals[0]),
+    ));
+    agent.expect("reload", "", rc::SUCCESS);
+    wait_for(
+        "reload applied",
+        DETECT,
+        || weights(&lvsd.ipvsadm("-S -n"), &svc),
+        |w| w.contains(&(format!("{}:80", reals[0]), 4)),
+    );
+    agent.expect("reload-agent", "", rc::SUCCESS);
+
+    // A broken configuration: validate-all and reload say so; the running
+    // daemon keeps serving its last good one and monitor stays happy.
+    lvsd.write_config(&format!("{cfg}\tbogus=1\n"));
+    agent.expect("validate-all", "", rc::ERR_CONFIGURED);
+    agent.expect("reload", "", rc::ERR_CONFIGURED);
+    agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
+
+    // stop returns once the daemon is gone and its services removed.
+    agent.expect("stop", "", rc::SUCCESS);
+    let save = lvsd.ipvsadm("-S -n");
+    assert!(!save.contains(&vip), "cleanstop left:\n{save}");
+    assert!(lvsd.pid().is_none(), "pid file left");
+    agent.expect("stop", "", rc::SUCCESS);
+    agent.expect("monitor", "", rc::NOT_RUNNING);
+    // Starting with the broken file: not configured, nothing started.
+    agent.expect("start", "", rc::ERR_CONFIGURED);
+    agent.expect("monitor", "", rc::NOT_RUNNING);
+
+    // kill -9: monitor reports a failure (not a clean stop); stop cleans
+    // up the stale pid file; start works again.
+    lvsd.write_config(&cfg);
+    agent.expect("start", "", rc::SUCCESS);
+    let pid = lvsd.pid().expect("pid after start");
+    sh(&format!("kill -9 {pid}"));
+    wait_for(
+        "the killed daemon is gone",
+        DETECT,
+        || std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        |alive| !alive,
+    );
+    agent.expect("monitor", "", rc::ERR_GENERIC);
+    agent.expect("stop", "", rc::SUCCESS);
+    agent.expect("monitor", "", rc::NOT_RUNNING);
+    agent.expect("start", "", rc::SUCCESS);
+    agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
+    agent.expect("stop", "", rc::SUCCESS);
+
+    // Installation problems.
+    let missing = Agent::new(
+        &lvsd.ns,
+        agent_path(),
+        &[
+            ("config", &lvsd.config.display().to_string()),
+            ("binary", "/nonexistent/lvsd"),
+            ("rundir", &lvsd.run_dir.display().to_string()),
+        ],
+    );
+    missing.expect("validate-all", "", rc::ERR_INSTALLED);
+    missing.expect("monitor", "OCF_RESKEY_CRM_meta_interval=0", rc::NOT_RUNNING);
+    missing.expect("stop", "", rc::SUCCESS);
+    let bad_pidfile = Agent::new(
+        &lvsd.ns,
+        agent_path(),
+        &[
+            ("config", &lvsd.config.display().to_string()),
+            ("binary", &lvsd_bin().display().to_string()),
+            ("pidfile", "/tmp/whatever.pid"),
+        ],
+    );
+    bad_pidfile.expect("validate-all", "", rc::ERR_CONFIGURED);
+    let (code, text) = agent.run("frobnicate");
+    assert_eq!(code, 3, "unknown action: {text}");
+    let (code, meta) = agent.run("meta-data");
+    assert_eq!(code, 0);
+    assert!(meta.contains("<version>1.1</version>"), "{meta}");
+}
+
+#[test]
+fn monitor_is_degraded_while_the_fallback_serves() {
+    require_vm();
+    let mut t = Topology::new("og", Mode::Nat, 3, 84);
+    let vip = t.vip.clone();
+    let svc = format!("-t {vip}:80");
+    let reals: Vec<&str> = t.real_ips[..2].iter().map(String::as_str).collect();
+    let sorry = t.real_ips[2].clone();
+    let lvsd = Lvsd::new(&t.director.name, "og", &config(&vip, &reals, Some(&sorry)));
+    let agent = agent_for(&lvsd);
+    agent.expect("start", "", rc::SUCCESS);
+    agent.expect("monitor", "", rc::SUCCESS);
+
+    for h in &mut t.httpds[..2] {
+        h.stop();
+    }
+    wait_for(
+        "fallback in",
+        DETECT,
+        || weights(&lvsd.ipvsadm("-S -n"), &svc),
+        |w| *w == vec![(format!("{sorry}:80"), 1)],
+    );
+    let (code, text) = wait_for(
+        "monitor degraded",
+        DETECT,
+        || agent.run("monitor"),
+        |(c, _)| *c == rc::DEGRADED,
+    )
+    .0;
+    assert_eq!(code, rc::DEGRADED);
+    eprintln!("degraded monitor: {text}");
+    agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::DEGRADED);
+    // start on a degraded resource is still "already running".
+    agent.expect("start", "", rc::SUCCESS);
+
+    t.httpds[0].restart();
+    wait_for(
+        "healthy again",
+        DETECT,
+        || agent.run("monitor").0,
+        |c| *c == rc::SUCCESS,
+    );
+    agent.expect("stop", "", rc::SUCCESS);
+    assert!(!lvsd.ipvsadm("-S -n").contains(&vip));
+}
+
+/// The units as shipped, with ExecStart pointing at the binary under test.
+#[test]
+fn systemd_units_pass_systemd_analyze_verify() {
+    require_vm();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../packaging/systemd/verify");
+    let out = sh(&format!("{script} {}", lvsd_bin().display()));
+    assert!(out.contains("verify: units OK"), "{out}");
+}
+
+/// The Debian package: built from this tree, installed with dpkg in the VM's
+/// overlay next to Debian's ldirectord package, and the installed agent,
+/// units, man pages and ldirectord name used.
+#[test]
+fn debian_package_installs_and_its_agent_runs_the_farm() {
+    require_vm();
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let deb = sh(&format!(
+        "{top}/packaging/deb/build {}",
+        lvsd_bin().display()
+    ));
+    let deb = format!("{top}/{}", deb.trim());
+    let contents = sh(&format!("dpkg-deb -c {deb}"));
+    for f in [
+        "./usr/sbin/lvsd",
+        "./usr/lib/lvsd/ldirectord -> ../../sbin/lvsd",
+        "./usr/lib/ocf/resource.d/lvsd/lvsd",
+        "./lib/systemd/system/lvsd.service",
+        "./lib/systemd/system/lvsd@.service",
+        "./usr/share/man/man8/lvsd.8.gz",
+        "./usr/share/man/man5/lvsd.cf.5.gz",
+        "./usr/share/doc/lvsd/examples/ldirectord.cf",
+        "./usr/share/doc/lvsd/examples/lvsd.toml",
+        "./usr/share/doc/lvsd/copyright",
+    ] {
+        assert!(
+            contents.contains(f),
+            "{f} missing from the package:\n{contents}"
+        );
+    }
+    sh(&format!("dpkg -i {deb}"));
+    assert!(sh("dpkg-query -W -f='${Status}' lvsd").contains("install ok installed"));
+    // Debian's ldirectord keeps its own name.
+    assert_eq!(
+        sh("dpkg -S /usr/sbin/ldirectord").trim(),
+        "ldirectord: /usr/sbin/ldirectord"
+    );
+    assert!(sh("/usr/sbin/lvsd --version").starts_with("lvsd "));
+    // The installed units, man pages included.
+    let out = sh(&format!("{top}/packaging/systemd/verify"));
+    assert!(out.contains("units OK"), "{out}");
+    let man = sh("MANPAGER=cat MANWIDTH=80 man 8 lvsd 2>/dev/null");
+    assert!(
+        man.contains("LDIRECTORD FORM") && man.contains("lvsd check"),
+        "{man}"
+    );
+    let man5 = sh("MANPAGER=cat MANWIDTH=80 man 5 lvsd.cf 2>/dev/null");
+    assert!(man5.contains("fallbackcommand"), "{man5}");
+
+    // The installed agent with its defaults (binary=/usr/sbin/lvsd, rundir=/run).
+    let t = Topology::new("op", Mode::Nat, 2, 86);
+    let reals: Vec<&str> = t.real_ips.iter().map(String::as_str).collect();
+    let lvsd = Lvsd::new(&t.director.name, "op", &config(&t.vip, &reals, None));
+    let agent = Agent::new(
+        &lvsd.ns,
+        "/usr/lib/ocf/resource.d/lvsd/lvsd".into(),
+        &[("config", &lvsd.config.display().to_string())],
+    );
+    agent.expect("validate-all", "", rc::SUCCESS);
+    agent.expect("start", "", rc::SUCCESS);
+    assert!(std::path::Path::new("/run/lvsd.op.cf.pid").exists());
+    agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
+    let got = t.fetch(4, None);
+    assert!(got.iter().all(Option::is_some), "traffic: {got:?}");
+    // The ldirectord name answers for its own pid file (ldirectord.op.cf.pid).
+    let ld = sh_output_in(
+        &lvsd.ns,
+        &format!("/usr/lib/lvsd/ldirectord {} status", lvsd.config.display()),
+    );
+    assert_eq!(
+        ld.0, 3,
+        "the ldirectord name runs no instance yet: {}",
+        ld.1
+    );
+    agent.expect("stop", "", rc::SUCCESS);
+    assert!(!lvsd.ipvsadm("-S -n").contains(&t.vip));
+    sh("dpkg -r lvsd");
+}
+
+fn sh_output_in(ns: &str, script: &str) -> (i32, String) {
+    let out = lvsd_integration::sh_output(&format!("ip netns exec {ns} {script}"));
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
