@@ -92,6 +92,17 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let o = sh_output(
+                "tail -n 40 /tmp/corosync.log /tmp/pacemakerd.out; \
+                 grep -E 'error|warning|lvsd|director' /tmp/pacemaker.log | tail -n 80",
+            );
+            eprintln!(
+                "== cluster logs:\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
         let _ = sh_output(&format!(
             "ip netns exec {} crm_attribute -t crm_config -n stop-all-resources -v true; \
              sleep 20; pkill -TERM -x pacemakerd; for i in $(seq 120); do pgrep -x pacemakerd >/dev/null || break; sleep 1; done; \
