@@ -361,6 +361,21 @@ async fn ldap_and_ldaps_against_slapd() {
     // A SIGSTOPped slapd hung ldirectord's check forever (anchors §9.8).
     let pid = server.child.id().to_string();
     must("kill", &["-STOP", &pid]);
+    // The stop is asynchronous: probe only once every thread has stopped.
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('T')
+        })
+        .unwrap_or(false)
+    {
+        assert!(t0.elapsed() < T, "slapd did not stop after SIGSTOP");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let ldap_probe = negotiate(
         loopback(port),
         ldap(false, "/dc=example,dc=test", "", anon.clone()),
