@@ -18,3 +18,23 @@ pub(crate) fn error_chain(error: &dyn Error) -> String {
     }
     text
 }
+
+/// A UDP socket on an ephemeral port of the right family, connected to
+/// `addr` (so only its replies are received). Errors are Down reasons.
+pub(crate) async fn udp_connected(
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::UdpSocket, String> {
+    let bind: std::net::SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = tokio::net::UdpSocket::bind(bind)
+        .await
+        .map_err(|e| format!("bind: {e}"))?;
+    socket
+        .connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    Ok(socket)
+}

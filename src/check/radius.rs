@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use md5::{Digest, Md5};
-use tokio::net::UdpSocket;
 
 use super::spec::Credentials;
 use super::Outcome;
@@ -47,18 +46,7 @@ pub(crate) async fn check(addr: SocketAddr, credentials: &Credentials, secret: &
 
 /// Sends the request and returns the code of the verified reply.
 async fn exchange(addr: SocketAddr, credentials: &Credentials, secret: &str) -> Result<u8, String> {
-    let bind: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let socket = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| format!("bind: {e}"))?;
-    socket
-        .connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let socket = super::io::udp_connected(addr).await?;
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let authenticator = random_authenticator();
     let packet = access_request(id, authenticator, credentials, secret.as_bytes());

@@ -5,8 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::net::UdpSocket;
-
 use super::line::{lossy, Conn};
 use super::Outcome;
 
@@ -48,18 +46,7 @@ fn options(login: &str, transport: &str, local: SocketAddr) -> String {
 
 /// Returns the reply's status line.
 async fn over_udp(addr: SocketAddr, login: &str) -> Result<String, String> {
-    let bind: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let socket = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| format!("bind: {e}"))?;
-    socket
-        .connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let socket = super::io::udp_connected(addr).await?;
     let local = socket
         .local_addr()
         .map_err(|e| format!("local address: {e}"))?;
