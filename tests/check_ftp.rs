@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use check_support::*;
-use lvsd::check::spec::{Credentials, Exchange, Receive};
+use lvsd::check::spec::{Exchange, Receive};
 use lvsd::check::{CheckKind, Probe, Prober, Service};
 
 const T: Duration = Duration::from_secs(5);
@@ -20,11 +20,7 @@ fn ftp(addr: SocketAddr, request: &str, receive: &str, login: &str, password: &s
         request: request.into(),
         receive,
     };
-    let credentials = Credentials {
-        login: login.into(),
-        password: password.into(),
-        database: String::new(),
-    };
+    let credentials = creds(login, password, "");
     probe(
         addr,
         CheckKind::Negotiate(Service::Ftp {

@@ -9,14 +9,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use check_support::*;
-use lvsd::check::spec::{Credentials, Protocol};
+use lvsd::check::spec::Protocol;
 use lvsd::check::{CheckKind, Probe, Prober, Service};
 
 const T: Duration = Duration::from_secs(3);
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 fn sip(addr: SocketAddr, login: &str, udp: bool) -> Probe {
     let mut p = probe(
@@ -95,11 +91,7 @@ async fn sip_against_kamailio() {
 }
 
 fn radius(addr: SocketAddr, login: &str, password: &str, secret: &str) -> Probe {
-    let credentials = Credentials {
-        login: login.into(),
-        password: password.into(),
-        database: String::new(),
-    };
+    let credentials = creds(login, password, "");
     probe(
         addr,
         CheckKind::Negotiate(Service::Radius {

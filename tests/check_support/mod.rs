@@ -387,3 +387,38 @@ pub fn certificates(dir: &Path) {
         ],
     );
 }
+
+/// `login=`, `passwd=`, `database=` as a check takes them.
+pub fn creds(login: &str, password: &str, database: &str) -> lvsd::check::spec::Credentials {
+    lvsd::check::spec::Credentials {
+        login: login.into(),
+        password: password.into(),
+        database: database.into(),
+    }
+}
+
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Runs every `(what, probe)` at once (each waits out its deadline, so in
+/// sequence this would take minutes) and asserts each ends Down within
+/// `deadline` plus the usual margin.
+pub async fn assert_all_down_within(
+    prober: std::sync::Arc<Prober>,
+    cases: Vec<(String, Probe)>,
+    deadline: Duration,
+) {
+    let mut set = tokio::task::JoinSet::new();
+    for (what, probe) in cases {
+        let p = prober.clone();
+        set.spawn(async move {
+            let (o, took) = run(&p, &probe).await;
+            assert_down(&o, "", &what);
+            assert_within(took, deadline, &what);
+        });
+    }
+    while let Some(case) = set.join_next().await {
+        case.expect("case panicked");
+    }
+}
