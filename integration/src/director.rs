@@ -68,12 +68,7 @@ impl Lvsd {
     /// ldirectord's form: `lvsd CONFIG ACTION`; returns the exit code.
     pub fn action(&self, action: &str) -> (i32, String) {
         let out = self.cmd(&format!("{} {action}", self.config.display()));
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        crate::code_and_text(&out)
     }
 
     /// `start`, asserting success.

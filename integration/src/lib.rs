@@ -45,6 +45,17 @@ pub fn sh(script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A command's exit code (-1 if killed by a signal) and its stdout then
+/// stderr as one text, for assertions and their messages.
+pub fn code_and_text(out: &Output) -> (i32, String) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
 /// Runs `sh -c script` and returns its output, whatever the status.
 pub fn sh_output(script: &str) -> Output {
     Command::new("sh")

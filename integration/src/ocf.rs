@@ -66,12 +66,7 @@ impl Agent {
             self.env(),
             self.agent.display()
         ));
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        crate::code_and_text(&out)
     }
 
     /// Runs ACTION; (exit code, output).
@@ -101,11 +96,6 @@ impl Agent {
             self.ns,
             self.agent.display()
         ));
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        crate::code_and_text(&out)
     }
 }
