@@ -168,10 +168,9 @@ impl State {
         self.write_status(&health);
     }
 
+    /// Bookkeeping after a pass (the pass itself logged every change and
+    /// every refusal).
     fn after_pass(&mut self, report: &Report) {
-        for (change, why) in &report.failed {
-            error!(%change, error = %why, "the kernel refused a change");
-        }
         let table = self.director.table();
         for v in &self.director.config().virtuals {
             if let Some(e) = table.services.get(&v.key) {
