@@ -384,3 +384,54 @@ fn the_ldirectord_name_drives_the_same_daemon() {
     assert_eq!(ld.action("start").0, 2);
     assert_eq!(ld.action("status").0, 2);
 }
+
+#[test]
+fn drain_takes_a_real_out_and_undrain_brings_it_back() {
+    require_vm();
+    let t = Topology::new("dm", Mode::Nat, 2, 76);
+    let svc = format!("-t {}:80", t.vip);
+    let reals: Vec<&str> = t.real_ips.iter().map(String::as_str).collect();
+    let dir = "/tmp/dm-maintenance";
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let lvsd = Lvsd::new(
+        &t.director.name,
+        "drain",
+        &nat_config(&t.vip, &reals, &format!("maintenancedir={dir}\n")),
+    );
+    lvsd.start();
+    assert_eq!(weights(&lvsd.ipvsadm("-S -n"), &svc).len(), 2);
+    let out = lvsd.cmd(&format!("drain {} -c {}", reals[1], lvsd.config.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(
+        "drained real removed",
+        DETECT,
+        || weights(&lvsd.ipvsadm("-S -n"), &svc),
+        |w| *w == vec![(format!("{}:80", reals[0]), 1)],
+    );
+    let (_, text) = lvsd.action("status");
+    assert!(text.contains("(maintenance)"), "{text}");
+    let got = t.fetch(4, None);
+    assert!(got.iter().all(|s| s.as_deref() == Some("dmrs1")), "{got:?}");
+    let out = lvsd.cmd(&format!(
+        "undrain {} -c {}",
+        reals[1],
+        lvsd.config.display()
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(
+        "undrained real back",
+        DETECT,
+        || weights(&lvsd.ipvsadm("-S -n"), &svc).len(),
+        |n| *n == 2,
+    );
+    lvsd.stop();
+}
