@@ -149,6 +149,22 @@ impl State {
         self.director.config()
     }
 
+    /// The configuration file changed on disk: `callback` runs as in
+    /// ldirectord, and with `autoreload=yes` the file is reloaded.
+    fn config_file_check(&mut self) {
+        if !self.watch.changed() {
+            return;
+        }
+        if let Some(cb) = self.config().global.callback.clone() {
+            hooks::callback(&cb, &self.opts.config);
+        }
+        if self.config().global.autoreload {
+            self.reload();
+        } else {
+            self.watch.refresh();
+        }
+    }
+
     /// One reconcile pass with everything known now; logs and runs hooks.
     fn reconcile(&mut self) {
         let health = self.engine.snapshot();
@@ -379,6 +395,7 @@ async fn serve(
     let mut tick = interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    let file_events = st.watch.waker();
     loop {
         tokio::select! {
             ev = events.recv() => {
@@ -399,17 +416,12 @@ async fn serve(
                 if st.rescan_maintenance() {
                     st.reconcile();
                 }
-                if st.watch.changed() {
-                    let cfg = st.config();
-                    if let Some(cb) = cfg.global.callback.clone() {
-                        hooks::callback(&cb, &st.opts.config);
-                    }
-                    if st.config().global.autoreload {
-                        st.reload();
-                    } else {
-                        st.watch.refresh();
-                    }
-                }
+                st.config_file_check();
+            }
+            _ = file_events.notified() => {
+                // Editors write in several steps: let them finish.
+                sleep(Duration::from_millis(100)).await;
+                st.config_file_check();
             }
             _ = watchdog.tick() => notify::watchdog(),
         }
