@@ -67,6 +67,26 @@ async fn a_scrape_returns_the_rendering() {
     assert!(body.contains("lvsd_real_up{virtual=\"tcp 10.0.0.1:80\",real=\"10.0.1.1:80\"} 1\n"));
 }
 
+/// `printf 'GET ...' | nc HOST PORT` closes its sending side once the
+/// request is written; the answer must still come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
+    let (_e, addr) = start();
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    s.shutdown().await.expect("half-close");
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("the server answers and closes")
+        .expect("read");
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.0 200 OK\r\n"), "{out:?}");
+    assert!(out.ends_with(&render(&synthetic())), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_paths_and_methods_are_refused() {
     let (_e, addr) = start();

@@ -105,6 +105,9 @@ async fn connection(stream: TcpStream, source: Source) -> Result<(), hyper::Erro
         .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(MAX_HEAD)
         .keep_alive(false)
+        // `printf ... | nc` shuts its side once the request is sent; without
+        // this hyper drops the connection instead of answering.
+        .half_close(true)
         .serve_connection(TokioIo::new(stream), service)
         .await
 }
