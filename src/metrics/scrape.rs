@@ -235,7 +235,7 @@ fn kernel(w: &mut Writer, k: &Result<Vec<KernelEntry>, String>) {
             .collect();
         let name = format!("lvsd_ipvs_{scope}_connections_total");
         let help = format!(
-            "Connections the kernel scheduled to the {what} (IPVS counters of owned services)."
+            "Connections the kernel scheduled to the {what} (IPVS counters of owned services, refreshed by the kernel every 2 s)."
         );
         w.family(&name, Kind::Counter, &help);
         for e in &list {
