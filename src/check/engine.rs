@@ -25,6 +25,7 @@ use super::hysteresis::Health;
 use super::runner::{self, Subscriber};
 use super::spec::{CheckKind, CheckSpec, Probe};
 use super::{Checker, Outcome};
+use crate::metrics::Histogram;
 
 /// What the engine needs of the director's keys.
 pub trait Key: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static {}
@@ -69,6 +70,8 @@ pub(crate) type GroupId = u64;
 struct Entry {
     group: Option<GroupId>,
     status: Status,
+    /// How long the probes feeding this key took (for metrics).
+    durations: Histogram,
 }
 
 /// State shared by the engine and its tasks.
@@ -94,6 +97,7 @@ impl<K: Key> Shared<K> {
         subscribers: &mut [Subscriber<K>],
         outcome: &Outcome,
         at: Instant,
+        took: Duration,
     ) {
         let reason = outcome.to_string();
         let mut table = self.lock();
@@ -101,6 +105,7 @@ impl<K: Key> Shared<K> {
             let Some(entry) = table.get_mut(&sub.key).filter(|e| e.group == Some(group)) else {
                 continue;
             };
+            entry.durations.observe(took);
             let from = sub.hysteresis.health();
             let changed = sub.hysteresis.observe(outcome.is_up());
             entry.status = Status {
@@ -135,6 +140,7 @@ impl<K: Key> Shared<K> {
         let entry = table.entry(key.clone()).or_insert_with(|| Entry {
             group,
             status: Status::unknown(),
+            durations: Histogram::new(),
         });
         entry.group = group;
         let from = entry.status.health;
@@ -320,11 +326,12 @@ impl<K: Key, C: Checker> Engine<K, C> {
 
     /// The current state of every key.
     pub fn snapshot(&self) -> BTreeMap<K, Status> {
-        self.shared
-            .lock()
-            .iter()
-            .map(|(k, e)| (k.clone(), e.status.clone()))
-            .collect()
+        self.observer().snapshot()
+    }
+
+    /// A read-only handle on the state, for readers on other tasks.
+    pub fn observer(&self) -> Observer<K> {
+        Observer(Arc::clone(&self.shared))
     }
 
     /// How many probe tasks run (distinct probes).
@@ -342,6 +349,31 @@ impl<K: Key, C: Checker> Engine<K, C> {
             // An aborted task ends with a cancellation error; that is the point.
             let _ = group.task.await;
         }
+    }
+}
+
+/// Reads the engine's state from another task (the metrics endpoint); stays
+/// valid across [`Engine::apply`].
+#[derive(Clone)]
+pub struct Observer<K: Key>(Arc<Shared<K>>);
+
+impl<K: Key> Observer<K> {
+    /// The current state of every key.
+    pub fn snapshot(&self) -> BTreeMap<K, Status> {
+        self.0
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.status.clone()))
+            .collect()
+    }
+
+    /// Every key's state and the durations of the probes that fed it.
+    pub fn with_durations(&self) -> BTreeMap<K, (Status, Histogram)> {
+        self.0
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), (e.status.clone(), e.durations.clone())))
+            .collect()
     }
 }
 

@@ -4,12 +4,14 @@
 //! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
-//! - [`hooks`]: `fallbackcommand` and `callback`.
+//! - [`hooks`]: `fallbackcommand` and `callback`; [`metrics`]: what the
+//!   metrics endpoint serves.
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
 
 pub mod control;
 pub mod hooks;
 pub mod maintenance;
+pub mod metrics;
 pub mod notify;
 pub mod pidfile;
 pub mod run;

@@ -28,6 +28,7 @@ use crate::ipvs::{Client, IpvsError};
 
 use super::hooks;
 use super::maintenance::Maintenance;
+use super::metrics::Metrics;
 use super::notify;
 use super::pidfile::PidFile;
 use super::status;
@@ -142,6 +143,7 @@ struct State {
     /// Reals this director has seen in the kernel or put there.
     placed: BTreeSet<RealKey>,
     watch: FileWatch,
+    metrics: Metrics,
 }
 
 impl State {
@@ -176,10 +178,16 @@ impl State {
         let director = &mut self.director;
         let result = tokio::task::block_in_place(|| director.reconcile(&know));
         match result {
-            Ok(report) => self.after_pass(&report),
+            Ok(report) => {
+                self.metrics.pass(Some(&report), &self.in_maintenance);
+                self.after_pass(&report);
+            }
             // The kernel could not be read or written at all: keep the last
             // good state and try again on the next event or resync.
-            Err(e) => error!(error = %e, "reconcile failed; will retry"),
+            Err(e) => {
+                self.metrics.pass(None, &self.in_maintenance);
+                error!(error = %e, "reconcile failed; will retry");
+            }
         }
         self.write_status(&health);
     }
@@ -255,6 +263,9 @@ impl State {
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
+                    if let Err(e) = self.metrics.configure(self.director.config()) {
+                        error!(error = %e, "cannot bind the metrics endpoint");
+                    }
                     self.rescan_maintenance();
                     self.reconcile();
                     Ok(())
@@ -262,6 +273,7 @@ impl State {
             },
         };
         self.watch.refresh();
+        self.metrics.reload(outcome.is_ok());
         match outcome {
             Ok(()) => {
                 info!("reload done");
@@ -290,6 +302,14 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         warn!(%line, "ignoring an unreadable line of the ownership record");
     }
     let (mut engine, mut events) = Engine::new(Prober::new());
+    let mut metrics = Metrics::new(engine.observer());
+    if let Some(addr) = config.global.metrics {
+        // Before the first pass: a daemon that cannot serve what was asked
+        // for refuses to start rather than touching the table.
+        metrics
+            .configure(&config)
+            .map_err(io_err(format!("cannot listen for metrics on {addr}")))?;
+    }
     engine.apply(check_specs);
     let maintenance = Maintenance::new(config.global.maintenancedir.clone());
     let watch = FileWatch::new(&opts.config);
@@ -302,6 +322,7 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         in_maintenance: BTreeSet::new(),
         placed: BTreeSet::new(),
         watch,
+        metrics,
     };
     st.rescan_maintenance();
 
@@ -375,6 +396,7 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
             ev = events.recv() => {
                 if let Some(ev) = ev {
                     log_event(&ev);
+                    st.metrics.transition(&ev);
                 }
             }
             _ = sleep(Duration::from_millis(100)) => {}
@@ -401,10 +423,12 @@ async fn serve(
             ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(()) };
                 log_event(&ev);
+                st.metrics.transition(&ev);
                 // Coalesce a burst (many reals failing at once) into one pass.
                 sleep(Duration::from_millis(20)).await;
                 while let Ok(ev) = events.try_recv() {
                     log_event(&ev);
+                    st.metrics.transition(&ev);
                 }
                 st.reconcile();
             }
