@@ -86,7 +86,7 @@ impl Cluster {
 
     fn wait_mon(&self, what: &str, cond: impl Fn(&String) -> bool) -> String {
         let (m, took) = wait_for(what, CLUSTER, || self.mon(), cond);
-        eprintln!("== crm_mon -1 ({what}, after {took:?}):\n{m}");
+        log(&format!("== crm_mon -1 ({what}, after {took:?}):\n{m}"));
         m
     }
 }
@@ -111,6 +111,13 @@ impl Drop for Cluster {
             self.ns
         ));
     }
+}
+
+/// Into the test log even when the test passes: libtest captures only the
+/// print macros, not writes to the stderr handle.
+fn log(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn started(m: &str, rsc: &str) -> bool {
@@ -203,7 +210,7 @@ fn pacemaker_runs_lvsd_beside_an_ipaddr2_vip() {
         started(m, "director") && pid().is_some_and(|p| p != first)
     });
     let failures = c.sh("crm_mon -1 --include=failcounts,operations");
-    eprintln!("== after recovery:\n{failures}");
+    log(&format!("== after recovery:\n{failures}"));
     assert!(
         failures.contains("director") && failures.contains("fail-count"),
         "the failure was recorded:\n{failures}\n{m}"
