@@ -4,7 +4,48 @@
 
 use std::path::PathBuf;
 
-use crate::sh_output;
+use lvsd::daemon::status::Report;
+
+use crate::director::Lvsd;
+use crate::{lvsd_bin, sh, sh_output};
+
+/// Where the Debian package puts the agent and the binary.
+pub const INSTALLED_AGENT: &str = "/usr/lib/ocf/resource.d/lvsd/lvsd";
+pub const INSTALLED_BIN: &str = "/usr/sbin/lvsd";
+
+/// Builds the Debian package from this tree around the binary under test
+/// (`packaging/deb/build`) and installs it with dpkg in the VM's overlay;
+/// returns the .deb's path. Installing it again over itself is fine.
+pub fn install_deb() -> String {
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let deb = sh(&format!(
+        "{top}/packaging/deb/build {}",
+        lvsd_bin().display()
+    ));
+    let deb = format!("{top}/{}", deb.trim());
+    sh(&format!("dpkg -i {deb}"));
+    assert!(
+        sh("dpkg-query -W -f='${Status}' lvsd").contains("install ok installed"),
+        "dpkg did not install {deb}"
+    );
+    deb
+}
+
+/// `lvsd [--pidfile FILE] CONFIG status --json`, parsed; also its exit code.
+pub fn status_json(lvsd: &Lvsd, pidfile: Option<&str>) -> (i32, Report) {
+    let opt = pidfile
+        .map(|p| format!("--pidfile {p} "))
+        .unwrap_or_default();
+    let out = lvsd.cmd(&format!("{opt}{} status --json", lvsd.config.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "status --json is not a report: {e}\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
 
 /// The agent in this source tree.
 pub fn agent_path() -> PathBuf {

@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
+use lvsd::daemon::status::DaemonState;
 use lvsd_integration::director::{wait_for, weights, Lvsd};
-use lvsd_integration::ocf::{agent_path, rc, Agent};
+use lvsd_integration::ocf::{
+    agent_path, install_deb, rc, status_json, Agent, INSTALLED_AGENT, INSTALLED_BIN,
+};
 use lvsd_integration::topology::{Mode, Topology};
 use lvsd_integration::{lvsd_bin, require_vm, sh};
 
@@ -89,6 +92,24 @@ fn agent_actions_return_the_right_codes() {
     agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
     let got = t.fetch(4, None);
     assert!(got.iter().all(Option::is_some), "traffic: {got:?}");
+
+    // The machine-readable status the agent's porcelain is made from.
+    let (code, r) = status_json(&lvsd, None);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!((r.state, r.pid), (DaemonState::Running, lvsd.pid()));
+    let st = r.status.expect("a running daemon's status");
+    let v = &st.virtuals[0];
+    assert_eq!(v.service, format!("tcp {vip}:80"));
+    assert_eq!(v.ipvsadm, format!("-t {vip}:80"));
+    assert!(v.present && !v.fallback_active, "{v:?}");
+    for re in &v.reals {
+        assert_eq!(
+            (re.health.as_str(), re.weight, re.configured_weight),
+            ("up", Some(1), 1),
+            "{re:?}"
+        );
+        assert!(re.last.is_some(), "{re:?}");
+    }
 
     // Depth 10 reads the kernel: a service deleted behind lvsd's back is a
     // failure there, while depth 0 (the daemon answers) still succeeds.
@@ -176,10 +197,45 @@ fn agent_actions_return_the_right_codes() {
         &[
             ("config", &lvsd.config.display().to_string()),
             ("binary", &lvsd_bin().display().to_string()),
-            ("pidfile", "/tmp/whatever.pid"),
+            ("pidfile", "relative.pid"),
         ],
     );
     bad_pidfile.expect("validate-all", "", rc::ERR_CONFIGURED);
+
+    // pidfile= is honoured: lvsd --pidfile writes, reads and removes it.
+    let pidfile = lvsd.run_dir.join("cluster/director.pid");
+    let pidfile_s = pidfile.display().to_string();
+    let own = Agent::new(
+        &lvsd.ns,
+        agent_path(),
+        &[
+            ("config", &lvsd.config.display().to_string()),
+            ("binary", &lvsd_bin().display().to_string()),
+            ("rundir", &lvsd.run_dir.display().to_string()),
+            ("pidfile", &pidfile_s),
+        ],
+    );
+    own.expect("validate-all", "", rc::SUCCESS);
+    own.expect("start", "", rc::SUCCESS);
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .expect("the pid file named by pidfile=")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert_eq!(lvsd.pid(), None, "the derived pid file is not written");
+    own.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
+    // The default resource does not see it: another pid file.
+    agent.expect("monitor", "", rc::NOT_RUNNING);
+    let (code, r) = status_json(&lvsd, Some(&pidfile_s));
+    assert_eq!((code, r.state, r.pid), (0, DaemonState::Running, Some(pid)));
+    assert_eq!(r.pidfile, pidfile);
+    own.expect("reload", "", rc::SUCCESS);
+    own.expect("stop", "", rc::SUCCESS);
+    assert!(!pidfile.exists(), "pid file left after stop");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(!lvsd.ipvsadm("-S -n").contains(&vip));
+    own.expect("monitor", "", rc::NOT_RUNNING);
+
     let (code, text) = agent.run("frobnicate");
     assert_eq!(code, 3, "unknown action: {text}");
     let (code, meta) = agent.run("meta-data");
@@ -219,6 +275,15 @@ fn monitor_is_degraded_while_the_fallback_serves() {
     assert_eq!(code, rc::DEGRADED);
     eprintln!("degraded monitor: {text}");
     agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::DEGRADED);
+    let (_, r) = status_json(&lvsd, None);
+    let v = &r.status.expect("status").virtuals[0];
+    assert!(v.fallback_active && v.present, "{v:?}");
+    assert!(
+        v.reals
+            .iter()
+            .all(|re| re.health == "down" && re.weight.is_none()),
+        "{v:?}"
+    );
     // start on a degraded resource is still "already running".
     agent.expect("start", "", rc::SUCCESS);
 
@@ -249,11 +314,7 @@ fn systemd_units_pass_systemd_analyze_verify() {
 fn debian_package_installs_and_its_agent_runs_the_farm() {
     require_vm();
     let top = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let deb = sh(&format!(
-        "{top}/packaging/deb/build {}",
-        lvsd_bin().display()
-    ));
-    let deb = format!("{top}/{}", deb.trim());
+    let deb = install_deb();
     let contents = sh(&format!("dpkg-deb -c {deb}"));
     for f in [
         "./usr/sbin/lvsd",
@@ -272,20 +333,20 @@ fn debian_package_installs_and_its_agent_runs_the_farm() {
             "{f} missing from the package:\n{contents}"
         );
     }
-    sh(&format!("dpkg -i {deb}"));
-    assert!(sh("dpkg-query -W -f='${Status}' lvsd").contains("install ok installed"));
     // Debian's ldirectord keeps its own name.
     assert_eq!(
         sh("dpkg -S /usr/sbin/ldirectord").trim(),
         "ldirectord: /usr/sbin/ldirectord"
     );
-    assert!(sh("/usr/sbin/lvsd --version").starts_with("lvsd "));
+    assert!(sh(&format!("{INSTALLED_BIN} --version")).starts_with("lvsd "));
     // The installed units, man pages included.
     let out = sh(&format!("{top}/packaging/systemd/verify"));
     assert!(out.contains("units OK"), "{out}");
     let man = sh("MANPAGER=cat MANWIDTH=80 man 8 lvsd 2>/dev/null");
     assert!(
-        man.contains("LDIRECTORD FORM") && man.contains("lvsd check"),
+        man.contains("LDIRECTORD FORM")
+            && man.contains("lvsd check")
+            && man.contains("STATUS FOR PROGRAMS"),
         "{man}"
     );
     let man5 = sh("MANPAGER=cat MANWIDTH=80 man 5 lvsd.cf 2>/dev/null");
@@ -297,7 +358,7 @@ fn debian_package_installs_and_its_agent_runs_the_farm() {
     let lvsd = Lvsd::new(&t.director.name, "op", &config(&t.vip, &reals, None));
     let agent = Agent::new(
         &lvsd.ns,
-        "/usr/lib/ocf/resource.d/lvsd/lvsd".into(),
+        INSTALLED_AGENT.into(),
         &[("config", &lvsd.config.display().to_string())],
     );
     agent.expect("validate-all", "", rc::SUCCESS);

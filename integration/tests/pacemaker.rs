@@ -1,6 +1,7 @@
 //! lvsd under a real Pacemaker + Corosync single-node cluster (Debian's
 //! packages), configured with pcs, in the director's network namespace: an
-//! IPaddr2 VIP and ocf:lvsd:lvsd, colocated and ordered. Traffic flows
+//! IPaddr2 VIP and ocf:lvsd:lvsd, colocated and ordered, run from the files
+//! the Debian package installed (agent, /usr/sbin/lvsd). Traffic flows
 //! through the VIP, a kill -9 of lvsd is recovered by the monitor, standby
 //! stops both cleanly. Then ocf:heartbeat:ldirectord pointed at lvsd's
 //! ldirectord name.
@@ -8,9 +9,9 @@
 use std::time::Duration;
 
 use lvsd_integration::director::{wait_for, weights, Lvsd};
-use lvsd_integration::ocf::{agent_path, rc, Agent};
+use lvsd_integration::ocf::{install_deb, rc, Agent, INSTALLED_AGENT, INSTALLED_BIN};
 use lvsd_integration::topology::{Mode, Topology};
-use lvsd_integration::{lvsd_bin, require_vm, sh, sh_output};
+use lvsd_integration::{require_vm, sh, sh_output};
 
 /// Pacemaker in an emulated CPU: elections, probes and starts are slow.
 const CLUSTER: Duration = Duration::from_secs(400);
@@ -85,7 +86,7 @@ impl Cluster {
 
     fn wait_mon(&self, what: &str, cond: impl Fn(&String) -> bool) -> String {
         let (m, took) = wait_for(what, CLUSTER, || self.mon(), cond);
-        eprintln!("== crm_mon -1 ({what}, after {took:?}):\n{m}");
+        log(&format!("== crm_mon -1 ({what}, after {took:?}):\n{m}"));
         m
     }
 }
@@ -112,6 +113,13 @@ impl Drop for Cluster {
     }
 }
 
+/// Into the test log even when the test passes: libtest captures only the
+/// print macros, not writes to the stderr handle.
+fn log(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
 fn started(m: &str, rsc: &str) -> bool {
     m.lines()
         .any(|l| l.contains(&format!("{rsc}\t")) || l.contains(&format!("* {rsc} ")))
@@ -131,13 +139,28 @@ fn pacemaker_runs_lvsd_beside_an_ipaddr2_vip() {
     // The cluster owns the VIP: take away the one the topology set up.
     t.director.sh(&format!("ip addr del {vip}/32 dev eth0"));
     let reals: Vec<&str> = t.real_ips.iter().map(String::as_str).collect();
-    let lvsd = Lvsd::new(&t.director.name, "pm", &config(&vip, &reals));
-    // ocf:lvsd:lvsd, installed where Pacemaker looks (the VM's overlay).
-    sh(&format!(
-        "mkdir -p /usr/lib/ocf/resource.d/lvsd && cp {} /usr/lib/ocf/resource.d/lvsd/lvsd \
-         && chmod 755 /usr/lib/ocf/resource.d/lvsd/lvsd",
-        agent_path().display()
-    ));
+    let mut lvsd = Lvsd::new(&t.director.name, "pm", &config(&vip, &reals));
+    // The package, installed in the VM's overlay: Pacemaker finds
+    // ocf:lvsd:lvsd where dpkg put it, and the agent runs its default
+    // binary, /usr/sbin/lvsd.
+    install_deb();
+    let installed = sh("dpkg -L lvsd");
+    for f in [
+        INSTALLED_AGENT,
+        INSTALLED_BIN,
+        "/usr/share/man/man8/lvsd.8.gz",
+        "/usr/share/man/man5/lvsd.cf.5.gz",
+    ] {
+        assert!(
+            installed.lines().any(|l| l == f),
+            "{f} not installed:\n{installed}"
+        );
+    }
+    assert!(sh("man -w lvsd").trim().ends_with("lvsd.8.gz"));
+    lvsd.program = INSTALLED_BIN.into();
+    // The cluster names the pid file (pidfile=, lvsd --pidfile).
+    let pidfile = lvsd.run_dir.join("cluster/director.pid");
+    let pid = || -> Option<u32> { std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok() };
 
     let c = Cluster::start(&t.director.name, "10.88.0.1");
     c.sh("pcs property set stonith-enabled=false no-quorum-policy=ignore");
@@ -147,11 +170,12 @@ fn pacemaker_runs_lvsd_beside_an_ipaddr2_vip() {
          op monitor interval=5s"
     ));
     c.sh(&format!(
-        "pcs resource create director ocf:lvsd:lvsd config={} binary={} rundir={} \
-         op monitor interval=5s timeout=60s op start timeout=130s op stop timeout=130s",
+        "pcs resource create director ocf:lvsd:lvsd config={} rundir={} pidfile={} \
+         op monitor interval=5s timeout=60s op start timeout=130s op stop timeout=130s \
+         op monitor interval=11s timeout=60s OCF_CHECK_LEVEL=10",
         lvsd.config.display(),
-        lvsd_bin().display(),
-        lvsd.run_dir.display()
+        lvsd.run_dir.display(),
+        pidfile.display()
     ));
     c.sh("pcs constraint colocation add director with vip INFINITY");
     c.sh("pcs constraint order vip then director");
@@ -172,14 +196,21 @@ fn pacemaker_runs_lvsd_beside_an_ipaddr2_vip() {
         "traffic through the VIP: {got:?}"
     );
 
+    let first = pid().expect("lvsd's pid in the pidfile= file");
+    let cmdline = std::fs::read(format!("/proc/{first}/cmdline")).unwrap_or_default();
+    assert!(
+        cmdline.starts_with(INSTALLED_BIN.as_bytes()),
+        "the daemon runs the installed binary: {}",
+        String::from_utf8_lossy(&cmdline)
+    );
+
     // kill -9: the monitor notices, Pacemaker stops and starts it again.
-    let pid = lvsd.pid().expect("lvsd pid");
-    sh(&format!("kill -9 {pid}"));
+    sh(&format!("kill -9 {first}"));
     let m = c.wait_mon("lvsd recovered", |m| {
-        started(m, "director") && lvsd.pid().is_some_and(|p| p != pid)
+        started(m, "director") && pid().is_some_and(|p| p != first)
     });
     let failures = c.sh("crm_mon -1 --include=failcounts,operations");
-    eprintln!("== after recovery:\n{failures}");
+    log(&format!("== after recovery:\n{failures}"));
     assert!(
         failures.contains("director") && failures.contains("fail-count"),
         "the failure was recorded:\n{failures}\n{m}"
@@ -201,7 +232,7 @@ fn pacemaker_runs_lvsd_beside_an_ipaddr2_vip() {
     c.wait_mon("both stopped", |m| {
         stopped(m, "vip") && stopped(m, "director")
     });
-    assert!(lvsd.pid().is_none(), "lvsd still running after standby");
+    assert!(pid().is_none(), "lvsd still running after standby");
     let save = lvsd.ipvsadm("-S -n");
     assert!(!save.contains(&vip), "services left after standby:\n{save}");
     let addrs = t.director.sh("ip -4 addr show dev eth0");

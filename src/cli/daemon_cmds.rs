@@ -42,6 +42,8 @@ fn ld_name(config: Option<&str>) -> String {
         debug: false,
         config: config.map(str::to_string),
         action: super::ldcompat::Action::Status,
+        pidfile: None,
+        format: super::ldcompat::Format::Text,
     }
     .config_name()
 }
@@ -96,5 +98,5 @@ pub fn drain(a: DrainArgs, drained: bool) -> u8 {
 /// ldirectord's command line.
 pub fn ldirectord(flavor: Flavor, a: LdArgs) -> u8 {
     let inst = Instance::from_ld(flavor, &a);
-    control::act(&inst, a.action, a.debug)
+    control::act(&inst, a.action, a.debug, a.format)
 }

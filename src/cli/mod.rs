@@ -16,13 +16,15 @@ pub mod ldcompat;
 
 /// Exit code for a configuration error, as ldirectord uses.
 pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for a malformed command line (clap's).
+const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "lvsd",
     version,
     about = "Linux Virtual Server director (ldirectord replacement)",
-    after_help = "ldirectord's form also works: lvsd [-d] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status"
+    after_help = "ldirectord's form also works: lvsd [-d] [--pidfile FILE] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status [--json|--porcelain]"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -67,8 +69,13 @@ pub fn main() -> ExitCode {
     init_logging();
     let argv: Vec<String> = std::env::args().collect();
     let flavor = Flavor::from_argv0(argv.first().map(String::as_str).unwrap_or("lvsd"));
-    if let Some(ld) = ldcompat::parse(argv.get(1..).unwrap_or_default()) {
-        return ExitCode::from(daemon_cmds::ldirectord(flavor, ld));
+    match ldcompat::parse(argv.get(1..).unwrap_or_default()) {
+        Some(Ok(ld)) => return ExitCode::from(daemon_cmds::ldirectord(flavor, ld)),
+        Some(Err(e)) => {
+            eprintln!("{}: {e}", flavor.name());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        None => {}
     }
     let cli = Cli::parse();
     let code = match cli.command {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::cli::ldcompat::{Action, LdArgs};
+use crate::cli::ldcompat::{Action, Format, LdArgs};
 use crate::config::{self, model::LogTarget};
 
 use super::pidfile::{Flavor, PidFile, ProcState};
@@ -62,8 +62,14 @@ impl Instance {
         }
     }
 
+    /// `--pidfile` replaces only the pid file: the state files keep
+    /// ldirectord's `$CFGNAME`, so `lvsd run` and `status` agree on them.
     pub fn from_ld(flavor: Flavor, a: &LdArgs) -> Instance {
-        Instance::new(flavor, a.config.as_deref(), a.config_name())
+        let mut inst = Instance::new(flavor, a.config.as_deref(), a.config_name());
+        if let Some(p) = &a.pidfile {
+            inst.pidfile = PidFile { path: p.clone() };
+        }
+        inst
     }
 
     pub fn run_options(&self, write_pid: bool) -> RunOptions {
@@ -105,7 +111,7 @@ fn state(inst: &Instance) -> ProcState {
 }
 
 /// Runs one ldirectord action; returns the exit code.
-pub fn act(inst: &Instance, action: Action, debug: bool) -> u8 {
+pub fn act(inst: &Instance, action: Action, debug: bool, format: Format) -> u8 {
     match action {
         Action::Start => start(inst, debug),
         Action::Stop => stop(inst),
@@ -121,7 +127,7 @@ pub fn act(inst: &Instance, action: Action, debug: bool) -> u8 {
             _ => EXIT_OK,
         },
         Action::Reload | Action::ForceReload => reload(inst),
-        Action::Status => status(inst),
+        Action::Status => status(inst, format),
     }
 }
 
@@ -278,14 +284,10 @@ fn reload(inst: &Instance) -> u8 {
     }
 }
 
-fn status(inst: &Instance) -> u8 {
-    match state(inst) {
-        ProcState::Running(pid) => {
-            eprintln!(
-                "{} for {} is running with pid: {pid}",
-                inst.prog(),
-                inst.config.display()
-            );
+fn status(inst: &Instance, format: Format) -> u8 {
+    let proc = state(inst);
+    let code = match proc {
+        ProcState::Running(_) => {
             // The daemon runs the configuration it loaded; a file broken
             // since then does not change that, but the next reload will fail.
             if config::load(&inst.config).has_errors() {
@@ -294,31 +296,63 @@ fn status(inst: &Instance) -> u8 {
                     inst.config.display()
                 );
             }
-            match status::load(&status::path(&inst.state_dir, &inst.name)) {
-                Ok(s) => print!("{}", status::render(&s)),
-                Err(e) => eprintln!("warning: no status from the daemon yet: {e}"),
-            }
             EXIT_OK
         }
-        other => {
-            // As ldirectord: a missing (1) or invalid (2) configuration
-            // answers before the pid file is looked at.
-            if let Err(code) = check_config(inst) {
-                return code;
+        // As ldirectord: a missing (1) or invalid (2) configuration answers
+        // before the pid file is looked at.
+        _ => match check_config(inst) {
+            Err(code) => code,
+            Ok(_) if matches!(proc, ProcState::Stale(_)) => EXIT_FAIL,
+            Ok(_) => EXIT_STOPPED,
+        },
+    };
+    let loaded = match proc {
+        ProcState::Running(_) => match status::load(&status::path(&inst.state_dir, &inst.name)) {
+            Ok(s) => Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                eprintln!("warning: cannot read the daemon's status: {e}");
+                None
             }
-            if matches!(other, ProcState::Stale(_)) {
-                eprintln!(
-                    "{} stale pid file {} for {}",
-                    inst.prog(),
-                    inst.pidfile.path.display(),
-                    inst.config.display()
-                );
-                println!("{} is stopped for {}", inst.prog(), inst.config.display());
-                EXIT_FAIL
+        },
+        _ => None,
+    };
+    let report = status::Report::new(proc, &inst.config, &inst.pidfile.path, loaded);
+    match format {
+        Format::Json => match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("{}: cannot render the status: {e}", inst.prog());
+                return EXIT_FAIL;
+            }
+        },
+        Format::Porcelain => print!("{}", status::render_porcelain(&report)),
+        Format::Text => print_text_status(inst, &report, code),
+    }
+    code
+}
+
+/// ldirectord's status lines, then the daemon's table when it runs.
+fn print_text_status(inst: &Instance, r: &status::Report, code: u8) {
+    let (prog, config) = (inst.prog(), inst.config.display());
+    match (r.state, r.pid) {
+        (status::DaemonState::Running, Some(pid)) => {
+            eprintln!("{prog} for {config} is running with pid: {pid}");
+            if let Some(s) = &r.status {
+                print!("{}", status::render(s));
             } else {
-                println!("{} is stopped for {}", inst.prog(), inst.config.display());
-                EXIT_STOPPED
+                eprintln!("warning: the daemon has not written its status yet");
             }
         }
+        // A configuration error was already reported by check_config.
+        _ if code == EXIT_CONFIG || (code == EXIT_FAIL && !inst.config.is_file()) => {}
+        (status::DaemonState::Stale, _) => {
+            eprintln!(
+                "{prog} stale pid file {} for {config}",
+                inst.pidfile.path.display()
+            );
+            println!("{prog} is stopped for {config}");
+        }
+        _ => println!("{prog} is stopped for {config}"),
     }
 }

@@ -1,6 +1,7 @@
 //! The daemon's view of itself, written to `/run/lvsd/NAME.status.json`
 //! after every pass, and rendered by `lvsd status`: every virtual and real
 //! with its health, the weight the kernel holds and the last check result.
+//! `--json` and `--porcelain` print the same data for programs ([`Report`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -14,7 +15,11 @@ use crate::check::Health;
 use crate::config::model::Config;
 use crate::director::desired::{fallback_active, RealKey};
 use crate::director::plan::dest_addr;
+use crate::ipvs::names::Numeric;
+use crate::ipvs::save::rule_service_name;
 use crate::ipvs::table::Table;
+
+use super::pidfile::ProcState;
 
 pub fn path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join(format!("{name}.status.json"))
@@ -30,6 +35,10 @@ pub struct DaemonStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualStatus {
     pub service: String,
+    /// The service as `ipvsadm -S -n` names it (`-t 10.0.0.1:80`, `-f 7 -6`),
+    /// so that scripts can find it in `lvsd save -n`.
+    #[serde(default)]
+    pub ipvsadm: String,
     pub scheduler: String,
     /// Whether the kernel holds the service.
     pub present: bool,
@@ -85,6 +94,7 @@ pub fn build(
                 .collect();
             VirtualStatus {
                 service: v.key.to_string(),
+                ipvsadm: rule_service_name(&v.key, &Numeric),
                 scheduler: v.scheduler.clone(),
                 present: entry.is_some(),
                 fallback_active: fallback_active(v, table),
@@ -144,17 +154,155 @@ pub fn render(s: &DaemonStatus) -> String {
     out
 }
 
+/// Whether the daemon runs, as the pid file says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonState {
+    Running,
+    /// The pid file names a process that is gone (or is not lvsd).
+    Stale,
+    Stopped,
+}
+
+/// What `lvsd status --json` prints, and `--porcelain` in lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub state: DaemonState,
+    /// The running daemon's pid, or the stale one.
+    pub pid: Option<u32>,
+    pub config: PathBuf,
+    pub pidfile: PathBuf,
+    /// The daemon's status; `None` unless it runs and has written it since
+    /// it started (right after start, or while a pid is stale).
+    pub status: Option<DaemonStatus>,
+}
+
+impl Report {
+    /// `status` is what the status file holds; one left by an earlier
+    /// daemon (killed before it could remove it) is not this one's.
+    pub fn new(
+        proc: ProcState,
+        config: &Path,
+        pidfile: &Path,
+        status: Option<DaemonStatus>,
+    ) -> Report {
+        let (state, pid) = match proc {
+            ProcState::Running(p) => (DaemonState::Running, Some(p)),
+            ProcState::Stale(p) => (DaemonState::Stale, Some(p)),
+            ProcState::Stopped => (DaemonState::Stopped, None),
+        };
+        let status = status.filter(|s| state == DaemonState::Running && Some(s.pid) == pid);
+        Report {
+            state,
+            pid,
+            config: config.to_path_buf(),
+            pidfile: pidfile.to_path_buf(),
+            status,
+        }
+    }
+}
+
+/// The version `--porcelain` prints first; raised only on an incompatible
+/// change (fields may be added at the end of a line, and new line kinds may
+/// appear: readers skip what they do not know).
+pub const PORCELAIN_VERSION: u32 = 1;
+
+/// One porcelain field: no tab or newline inside, `-` when empty, so that
+/// `IFS=<tab> read` splits every line the same way.
+fn field(s: &str) -> String {
+    if s.is_empty() {
+        return "-".to_string();
+    }
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `lvsd status --porcelain`: tab-separated lines, documented in lvsd(8).
+///
+/// ```text
+/// lvsd-status 1
+/// daemon  STATE PID STATUS CONFIG PIDFILE
+/// virtual SERVICE IPVSADM SCHEDULER IN-KERNEL FALLBACK
+/// real    SERVICE REAL HEALTH KERNEL-WEIGHT WEIGHT MAINTENANCE FAILURES LAST
+/// ```
+pub fn render_porcelain(r: &Report) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, fields: &[&str]| {
+        let f: Vec<String> = fields.iter().map(|s| field(s)).collect();
+        out.push_str(&f.join("\t"));
+        out.push('\n');
+    };
+    line(&mut out, &["lvsd-status", &PORCELAIN_VERSION.to_string()]);
+    let state = match r.state {
+        DaemonState::Running => "running",
+        DaemonState::Stale => "stale",
+        DaemonState::Stopped => "stopped",
+    };
+    let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
+    let have = if r.status.is_some() { "ready" } else { "none" };
+    line(
+        &mut out,
+        &[
+            "daemon",
+            state,
+            &pid,
+            have,
+            &r.config.to_string_lossy(),
+            &r.pidfile.to_string_lossy(),
+        ],
+    );
+    for v in r.status.iter().flat_map(|s| &s.virtuals) {
+        line(
+            &mut out,
+            &[
+                "virtual",
+                &v.service,
+                &v.ipvsadm,
+                &v.scheduler,
+                yes_no(v.present),
+                yes_no(v.fallback_active),
+            ],
+        );
+        for re in &v.reals {
+            line(
+                &mut out,
+                &[
+                    "real",
+                    &v.service,
+                    &re.real,
+                    &re.health,
+                    &re.weight.map(|w| w.to_string()).unwrap_or_default(),
+                    &re.configured_weight.to_string(),
+                    yes_no(re.maintenance),
+                    &re.failures.to_string(),
+                    re.last.as_deref().unwrap_or_default(),
+                ],
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn renders_health_weights_and_reasons() {
-        let s = DaemonStatus {
+    fn sample() -> DaemonStatus {
+        DaemonStatus {
             pid: 42,
             config: PathBuf::from("/etc/ha.d/ldirectord.cf"),
             virtuals: vec![VirtualStatus {
                 service: "tcp 10.0.0.1:80".into(),
+                ipvsadm: "-t 10.0.0.1:80".into(),
                 scheduler: "wlc".into(),
                 present: true,
                 fallback_active: false,
@@ -179,7 +327,12 @@ mod tests {
                     },
                 ],
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn renders_health_weights_and_reasons() {
+        let s = sample();
         let text = render(&s);
         assert_eq!(
             text,
@@ -191,5 +344,52 @@ mod tests {
         let p = path(dir.path(), "x");
         store(&p, &s).unwrap();
         assert_eq!(load(&p).unwrap(), s);
+    }
+
+    #[test]
+    fn porcelain_lines_for_scripts() {
+        let mut s = sample();
+        s.virtuals[0].reals[1].last = Some("down\t(odd\nmessage)".into());
+        let r = Report::new(
+            ProcState::Running(42),
+            Path::new("/etc/ha.d/ldirectord.cf"),
+            Path::new("/run/lvsd.ldirectord.cf.pid"),
+            Some(s.clone()),
+        );
+        assert_eq!(
+            render_porcelain(&r),
+            "lvsd-status\t1\n\
+             daemon\trunning\t42\tready\t/etc/ha.d/ldirectord.cf\t/run/lvsd.ldirectord.cf.pid\n\
+             virtual\ttcp 10.0.0.1:80\t-t 10.0.0.1:80\twlc\tyes\tno\n\
+             real\ttcp 10.0.0.1:80\t10.0.1.1:80\tup\t5\t5\tno\t0\tup\n\
+             real\ttcp 10.0.0.1:80\t10.0.1.2:80\tdown\t-\t1\tyes\t3\tdown (odd message)\n"
+        );
+        // JSON carries the same data and reads back.
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""state":"running""#), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_status_file_of_another_pid_or_a_stopped_daemon_is_not_reported() {
+        let s = sample();
+        let cfg = Path::new("/x.cf");
+        let pf = Path::new("/run/lvsd.x.cf.pid");
+        // Left behind by a daemon that was killed; the new one has not
+        // written its own yet.
+        let r = Report::new(ProcState::Running(43), cfg, pf, Some(s.clone()));
+        assert_eq!(r.status, None);
+        assert!(render_porcelain(&r).contains("daemon\trunning\t43\tnone\t"));
+        let r = Report::new(ProcState::Stale(42), cfg, pf, Some(s.clone()));
+        assert_eq!(
+            (r.state, r.pid, r.status),
+            (DaemonState::Stale, Some(42), None)
+        );
+        let r = Report::new(ProcState::Stopped, cfg, pf, None);
+        assert_eq!(
+            render_porcelain(&r),
+            "lvsd-status\t1\ndaemon\tstopped\t-\tnone\t/x.cf\t/run/lvsd.x.cf.pid\n"
+        );
     }
 }
