@@ -349,6 +349,68 @@ mod tests {
         assert!(dechunk(b"2\r\nokX\r\n").is_err());
     }
 
+    /// Serves `answer` once on a loopback port and returns the port.
+    async fn serve(answer: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req).await;
+            // Written in pieces, so the reader sees partial heads and chunks.
+            for piece in answer.chunks(7) {
+                s.write_all(piece).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        addr
+    }
+
+    async fn get(answer: &'static [u8]) -> Result<Answer, String> {
+        let addr = serve(answer).await;
+        exchange(addr, &request("GET", "/", "x"), false).await
+    }
+
+    #[tokio::test]
+    async fn answers_over_a_socket() {
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nok o\r\n1\r\nk\r\n0\r\n\r\n")
+                .await,
+            Ok(Answer::Complete {
+                status: 200,
+                body: b"ok ok".to_vec()
+            })
+        );
+        assert_eq!(
+            get(b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\nno").await,
+            Ok(Answer::Complete {
+                status: 503,
+                body: b"no".to_vec()
+            })
+        );
+        assert_eq!(
+            get(b"HTTP/1.0 200 OK\r\n\r\nuntil close").await,
+            Ok(Answer::Complete {
+                status: 200,
+                body: b"until close".to_vec()
+            })
+        );
+        assert!(matches!(
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").await,
+            Ok(Answer::BadBody { status: 200, .. })
+        ));
+        assert!(matches!(
+            get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nok").await,
+            Ok(Answer::BadBody { status: 200, .. })
+        ));
+        assert_eq!(
+            get(b"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n").await,
+            Ok(Answer::Defer)
+        );
+        assert!(get(b"").await.is_err());
+    }
+
     #[test]
     fn the_request_closes_the_connection() {
         let r = String::from_utf8(request("HEAD", "/a?b=c", "[::1]:8080")).unwrap();
