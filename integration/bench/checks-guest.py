@@ -239,7 +239,9 @@ def main():
     os.makedirs("/tmp/lvsd-run", exist_ok=True)
     results = []
     for rep in range(reps):
-        for tool in ("lvsd", "keepalived"):
+        # Alternate which tool goes first, so neither always meets a VM
+        # that has just been busy.
+        for tool in ("lvsd", "keepalived")[::1 if rep % 2 == 0 else -1]:
             ns = "%s%d" % (tool, rep)
             d = tempfile.mkdtemp(prefix=ns)
             netns(ns)
