@@ -211,6 +211,33 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
+/// The namespace's TCP counters that explain probes without an answer:
+/// a full listen queue, SYN retransmissions, TIME_WAIT overflow.
+fn print_tcp_counters() {
+    let out = Command::new("nstat")
+        .args(["-a", "-s", "-z"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let wanted = [
+        "TcpExtListenOverflows",
+        "TcpExtListenDrops",
+        "TcpExtTCPSynRetrans",
+        "TcpExtTCPTimeWaitOverflow",
+        "TcpAttemptFails",
+        "TcpActiveOpens",
+    ];
+    let counters: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (name, value) = (f.next()?, f.next()?);
+            wanted.contains(&name).then(|| format!("{name} {value}"))
+        })
+        .collect();
+    println!("TCP counters so far: {}", counters.join(", "));
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -263,6 +290,7 @@ async fn bench(a: &Args, nginx: u32) {
         }
     }
     println!("spurious transitions during the steady state: {spurious}");
+    print_tcp_counters();
     println!(
         "steady state over {wall:.0} s: lvsd CPU {:.3} s/s ({:.1} ms per 1,000 checks), RSS {:.0} MiB; nginx CPU {:.3} s/s",
         cpu,

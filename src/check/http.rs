@@ -9,6 +9,8 @@
 //! IP address); the lvsd extension `verify_tls` verifies the chain against the
 //! system roots and the name `virtualhost`, sent as SNI. Connections are not
 //! reused between probes, so each probe proves the server accepts new ones.
+//! Plain http to the real's address, the bulk of all checks, takes the
+//! lighter path of [`http_plain`]; everything else goes through reqwest.
 //! Bodies are read up to [`BODY_LIMIT`]; more is a failure, not a hang.
 
 use std::collections::HashMap;
@@ -17,8 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use reqwest::header::{HeaderValue, HOST};
-use reqwest::{redirect, Certificate, Client, Proxy};
+use reqwest::{redirect, Certificate, Client, Proxy, StatusCode};
 
+use super::http_plain::{self, Answer};
 use super::io::error_chain;
 use super::spec::{Http, HttpMethod, Probe};
 use super::Outcome;
@@ -119,38 +122,50 @@ impl HttpChecker {
                 String::new()
             }
         );
-        let client = match self.client(key) {
-            Ok(client) => client,
-            Err(e) => return Outcome::down(tried, e),
-        };
-        let mut request = client.request(verb, &url);
-        if let (false, Some(host)) = (proxy, &http.virtual_host) {
-            match HeaderValue::from_str(host) {
-                Ok(value) => request = request.header(HOST, value),
+        let host_header = match (proxy, &http.virtual_host) {
+            (false, Some(host)) => match HeaderValue::from_str(host) {
+                Ok(value) => Some(value),
                 Err(_) => {
                     return Outcome::down(
                         tried,
                         format_args!("virtualhost {host:?} is not a valid Host header"),
                     )
                 }
+            },
+            _ => None,
+        };
+        if key.is_none() && !proxy && !http.tls && url.starts_with(&format!("http://{addr}/")) {
+            match plain(addr, &url, http).await {
+                Some(Ok(Answer::Complete { status, body })) => {
+                    return judge(tried, http, status, &body)
+                }
+                Some(Ok(Answer::BadBody { status, why })) => {
+                    return Outcome::down(tried, format_args!("status {}, {why}", show(status)))
+                }
+                Some(Err(e)) => return Outcome::down(tried, e),
+                // A redirect or an interim answer: the full client follows it.
+                Some(Ok(Answer::Defer)) | None => {}
             }
+        }
+        let client = match self.client(key) {
+            Ok(client) => client,
+            Err(e) => return Outcome::down(tried, e),
+        };
+        let mut request = client.request(verb, &url);
+        if let Some(value) = host_header {
+            request = request.header(HOST, value);
         }
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => return Outcome::down(tried, error_chain(&e)),
         };
         let status = response.status();
-        let status_ok = if http.expect_status.is_empty() {
-            status.is_success()
-        } else {
-            http.expect_status.contains(&status.as_u16())
-        };
-        if !status_ok {
+        if !status_ok(http, status.as_u16()) {
             return Outcome::down(tried, format_args!("status {status}"));
         }
         // Read the whole body even without `receive`, as LWP does: a server
         // that cannot finish its answer is not up.
-        let receive = http.exchange.receive.as_ref();
+        let keep = http.exchange.receive.is_some();
         let mut body = Vec::new();
         let mut length = 0usize;
         loop {
@@ -163,7 +178,7 @@ impl HttpChecker {
                             format_args!("status {status}, body longer than {BODY_LIMIT} bytes"),
                         );
                     }
-                    if receive.is_some() {
+                    if keep {
                         body.extend_from_slice(&chunk);
                     }
                 }
@@ -176,22 +191,66 @@ impl HttpChecker {
                 }
             }
         }
-        let Some(receive) = receive else {
-            return Outcome::Up;
-        };
-        let text = String::from_utf8_lossy(&body);
-        if receive.is_match(&text) {
-            Outcome::Up
-        } else {
-            Outcome::down(
-                tried,
-                format_args!(
-                    "status {status}, body ({} bytes) does not match {:?}",
-                    body.len(),
-                    receive.source()
-                ),
-            )
-        }
+        judge(tried, http, status.as_u16(), &body)
+    }
+}
+
+/// The plain-HTTP exchange of `url` (built from `addr`, see [`target`]);
+/// `None` when the URL does not parse, for the full client to report.
+async fn plain(addr: SocketAddr, url: &str, http: &Http) -> Option<Result<Answer, String>> {
+    // Parsed as the full client would, so the path is normalized and
+    // escaped the same way.
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let mut path = parsed.path().to_owned();
+    if let Some(query) = parsed.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let host = match (&http.virtual_host, parsed.host_str(), parsed.port()) {
+        (Some(vhost), _, _) => vhost.clone(),
+        (None, Some(h), Some(port)) => format!("{h}:{port}"),
+        (None, Some(h), None) => h.to_owned(),
+        (None, None, _) => return None,
+    };
+    let head = http.method == HttpMethod::Head;
+    let verb = if head { "HEAD" } else { "GET" };
+    Some(http_plain::exchange(addr, &http_plain::request(verb, &path, &host), head).await)
+}
+
+fn status_ok(http: &Http, status: u16) -> bool {
+    if http.expect_status.is_empty() {
+        (200..300).contains(&status)
+    } else {
+        http.expect_status.contains(&status)
+    }
+}
+
+/// A status as the full client shows it ("404 Not Found").
+fn show(status: u16) -> String {
+    StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
+}
+
+/// The verdict on a complete answer: the status, then `receive` on the body.
+fn judge(tried: String, http: &Http, status: u16, body: &[u8]) -> Outcome {
+    if !status_ok(http, status) {
+        return Outcome::down(tried, format_args!("status {}", show(status)));
+    }
+    let Some(receive) = http.exchange.receive.as_ref() else {
+        return Outcome::Up;
+    };
+    let text = String::from_utf8_lossy(body);
+    if receive.is_match(&text) {
+        Outcome::Up
+    } else {
+        Outcome::down(
+            tried,
+            format_args!(
+                "status {}, body ({} bytes) does not match {:?}",
+                show(status),
+                body.len(),
+                receive.source()
+            ),
+        )
     }
 }
 

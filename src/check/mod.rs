@@ -36,6 +36,7 @@ mod engine_tests;
 mod external;
 mod ftp;
 mod http;
+mod http_plain;
 pub mod hysteresis;
 mod imap;
 mod io;

@@ -1,0 +1,420 @@
+//! The common `service=http` probe without reqwest: plain HTTP to the real's
+//! address, one HTTP/1.1 request with `Connection: close` (as LWP sends it),
+//! the answer read to the end of its framing.
+//!
+//! reqwest's client (pool, a task per connection, its layers) costs more CPU
+//! per probe than the exchange itself; with thousands of probes a second
+//! that decides whether they keep to their interval. Whatever this path does
+//! not handle itself (a redirect, an interim 1xx answer) is deferred to the
+//! full client, which redoes the check from the start.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::http::BODY_LIMIT;
+
+/// The most response head (status line and headers) read.
+const HEAD_LIMIT: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+
+/// What came back.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// A final answer and its whole body (empty for HEAD).
+    Complete { status: u16, body: Vec<u8> },
+    /// A final status whose body could not be read in full.
+    BadBody { status: u16, why: String },
+    /// An answer for the full client: a redirect or an interim answer.
+    Defer,
+}
+
+/// How the body of an answer ends.
+#[derive(Debug, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    Final {
+        status: u16,
+        framing: Framing,
+        /// Where the body starts in the buffer.
+        start: usize,
+    },
+    Defer,
+}
+
+/// The request bytes for `path_and_query` with `Host: host`.
+pub(crate) fn request(method: &str, path_and_query: &str, host: &str) -> Vec<u8> {
+    format!(
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: lvsd/{}\r\n\
+         Accept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// Sends `request` to `addr` and reads the answer. Errors say which step
+/// failed; the caller's deadline bounds the whole exchange.
+pub(crate) async fn exchange(
+    addr: SocketAddr,
+    request: &[u8],
+    head: bool,
+) -> Result<Answer, String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .write_all(request)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut buf = Vec::with_capacity(1024);
+    let (status, framing, start) = loop {
+        if read_more(&mut stream, &mut buf).await? == 0 {
+            return Err(if buf.is_empty() {
+                "connection closed without an answer".to_owned()
+            } else {
+                "connection closed in the middle of the response headers".to_owned()
+            });
+        }
+        match parse_head(&buf, head)? {
+            Some(Head::Final {
+                status,
+                framing,
+                start,
+            }) => break (status, framing, start),
+            Some(Head::Defer) => return Ok(Answer::Defer),
+            None if buf.len() > HEAD_LIMIT => {
+                return Err(format!("response headers longer than {HEAD_LIMIT} bytes"))
+            }
+            None => {}
+        }
+    };
+    let too_long = || Answer::BadBody {
+        status,
+        why: format!("body longer than {BODY_LIMIT} bytes"),
+    };
+    match framing {
+        Framing::Empty => Ok(Answer::Complete {
+            status,
+            body: Vec::new(),
+        }),
+        Framing::Length(n) if n > BODY_LIMIT => Ok(too_long()),
+        Framing::Length(n) => {
+            while buf.len() - start < n {
+                if read_more(&mut stream, &mut buf).await.map_err(body_error)? == 0 {
+                    return Ok(Answer::BadBody {
+                        status,
+                        why: format!(
+                            "body: connection closed after {} of {n} bytes",
+                            buf.len() - start
+                        ),
+                    });
+                }
+            }
+            Ok(Answer::Complete {
+                status,
+                body: buf[start..start + n].to_vec(),
+            })
+        }
+        Framing::UntilClose => loop {
+            if buf.len() - start > BODY_LIMIT {
+                return Ok(too_long());
+            }
+            if read_more(&mut stream, &mut buf).await.map_err(body_error)? == 0 {
+                return Ok(Answer::Complete {
+                    status,
+                    body: buf.split_off(start),
+                });
+            }
+        },
+        Framing::Chunked => loop {
+            match dechunk(&buf[start..]) {
+                Ok(Some(body)) if body.len() > BODY_LIMIT => return Ok(too_long()),
+                Ok(Some(body)) => return Ok(Answer::Complete { status, body }),
+                Ok(None) => {}
+                Err(why) => return Ok(Answer::BadBody { status, why }),
+            }
+            // Chunk headers add little; past this the body is too long.
+            if buf.len() - start > BODY_LIMIT + BODY_LIMIT / 2 {
+                return Ok(too_long());
+            }
+            if read_more(&mut stream, &mut buf).await.map_err(body_error)? == 0 {
+                return Ok(Answer::BadBody {
+                    status,
+                    why: "body: connection closed inside the chunked body".to_owned(),
+                });
+            }
+        },
+    }
+}
+
+fn body_error(e: String) -> String {
+    format!("body: {e}")
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, String> {
+    buf.reserve(8192);
+    stream
+        .read_buf(buf)
+        .await
+        .map_err(|e| format!("receive: {e}"))
+}
+
+/// Parses the response head in `buf`: `None` while it is incomplete.
+fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let start = match response.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("not an HTTP response: {e}")),
+    };
+    let status = response.code.unwrap_or(0);
+    let mut length = None;
+    let mut chunked = None;
+    let mut location = false;
+    for h in response.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| "bad Content-Length".to_owned())?;
+            if length.is_some_and(|l| l != n) {
+                return Err("conflicting Content-Length headers".to_owned());
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked only when it is the last coding; otherwise the body
+            // runs until the server closes.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("location") {
+            location = true;
+        }
+    }
+    if (100..200).contains(&status) || ((300..400).contains(&status) && location) {
+        return Ok(Some(Head::Defer));
+    }
+    let framing = if head_request || status == 204 || status == 304 {
+        Framing::Empty
+    } else if let Some(chunked) = chunked {
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Some(Head::Final {
+        status,
+        framing,
+        start,
+    }))
+}
+
+/// Decodes a chunked body: `None` until the last chunk and the trailers'
+/// end have arrived.
+fn dechunk(mut raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = find_crlf(raw) else {
+            return Ok(None);
+        };
+        let line = &raw[..eol];
+        // Chunk extensions (";name=value") are allowed and ignored.
+        let size = line.split(|&b| b == b';').next().unwrap_or(b"");
+        let size = std::str::from_utf8(size)
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .ok_or_else(|| "body: bad chunk size".to_owned())?;
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            // Trailer fields, then an empty line.
+            loop {
+                let Some(eol) = find_crlf(raw) else {
+                    return Ok(None);
+                };
+                if eol == 0 {
+                    return Ok(Some(body));
+                }
+                raw = &raw[eol + 2..];
+            }
+        }
+        if size > BODY_LIMIT || raw.len() < size + 2 {
+            // Too long is judged by the caller on the raw length.
+            return Ok(None);
+        }
+        if &raw[size..size + 2] != b"\r\n" {
+            return Err("body: chunk not followed by CRLF".to_owned());
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+fn find_crlf(s: &[u8]) -> Option<usize> {
+    s.windows(2).position(|w| w == b"\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(s: &str) -> Option<Head> {
+        parse_head(s.as_bytes(), false).unwrap()
+    }
+
+    #[test]
+    fn framing_follows_the_headers() {
+        let r = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        assert_eq!(
+            head(r),
+            Some(Head::Final {
+                status: 200,
+                framing: Framing::Length(3),
+                start: r.len() - 3
+            })
+        );
+        let r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n";
+        assert!(matches!(
+            head(r),
+            Some(Head::Final {
+                framing: Framing::Chunked,
+                ..
+            })
+        ));
+        let r = "HTTP/1.0 404 Not Found\r\n\r\n";
+        assert!(matches!(
+            head(r),
+            Some(Head::Final {
+                status: 404,
+                framing: Framing::UntilClose,
+                ..
+            })
+        ));
+        let r = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n";
+        assert!(matches!(
+            parse_head(r.as_bytes(), true).unwrap(),
+            Some(Head::Final {
+                framing: Framing::Empty,
+                ..
+            })
+        ));
+        assert_eq!(head("HTTP/1.1 200 OK\r\nContent-Le"), None);
+    }
+
+    #[test]
+    fn redirects_and_interim_answers_are_deferred() {
+        assert_eq!(
+            head("HTTP/1.1 302 Found\r\nLocation: /ok\r\n\r\n"),
+            Some(Head::Defer)
+        );
+        assert_eq!(head("HTTP/1.1 100 Continue\r\n\r\n"), Some(Head::Defer));
+        // A 3xx without a Location is a final (failing) status.
+        assert!(matches!(
+            head("HTTP/1.1 304 Not Modified\r\n\r\n"),
+            Some(Head::Final { status: 304, .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_heads_are_errors() {
+        assert!(parse_head(b"garbage\r\n\r\n", false).is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false).is_err());
+        assert!(parse_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded_once_complete() {
+        let raw = b"3;x=y\r\nok \r\n2\r\nhi\r\n0\r\nTrailer: z\r\n\r\n";
+        assert_eq!(dechunk(raw).unwrap(), Some(b"ok hi".to_vec()));
+        for cut in 0..raw.len() {
+            assert_eq!(dechunk(&raw[..cut]).unwrap(), None, "cut at {cut}");
+        }
+        assert!(dechunk(b"zz\r\n").is_err());
+        assert!(dechunk(b"2\r\nokX\r\n").is_err());
+    }
+
+    /// Serves `answer` once on a loopback port and returns the port.
+    async fn serve(answer: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req).await;
+            // Written in pieces, so the reader sees partial heads and chunks.
+            for piece in answer.chunks(7) {
+                s.write_all(piece).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        addr
+    }
+
+    async fn get(answer: &'static [u8]) -> Result<Answer, String> {
+        let addr = serve(answer).await;
+        exchange(addr, &request("GET", "/", "x"), false).await
+    }
+
+    #[tokio::test]
+    async fn answers_over_a_socket() {
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nok o\r\n1\r\nk\r\n0\r\n\r\n")
+                .await,
+            Ok(Answer::Complete {
+                status: 200,
+                body: b"ok ok".to_vec()
+            })
+        );
+        assert_eq!(
+            get(b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\nno").await,
+            Ok(Answer::Complete {
+                status: 503,
+                body: b"no".to_vec()
+            })
+        );
+        assert_eq!(
+            get(b"HTTP/1.0 200 OK\r\n\r\nuntil close").await,
+            Ok(Answer::Complete {
+                status: 200,
+                body: b"until close".to_vec()
+            })
+        );
+        assert!(matches!(
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").await,
+            Ok(Answer::BadBody { status: 200, .. })
+        ));
+        assert!(matches!(
+            get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nok").await,
+            Ok(Answer::BadBody { status: 200, .. })
+        ));
+        assert_eq!(
+            get(b"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n").await,
+            Ok(Answer::Defer)
+        );
+        assert!(get(b"").await.is_err());
+    }
+
+    #[test]
+    fn the_request_closes_the_connection() {
+        let r = String::from_utf8(request("HEAD", "/a?b=c", "[::1]:8080")).unwrap();
+        assert!(r.starts_with("HEAD /a?b=c HTTP/1.1\r\nHost: [::1]:8080\r\n"));
+        assert!(r.ends_with("Connection: close\r\n\r\n"));
+    }
+}
