@@ -6,9 +6,11 @@
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
 //! - [`hooks`]: `fallbackcommand` and `callback`.
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
+//! - [`logging`]: `logfile=` and `supervised=`.
 
 pub mod control;
 pub mod hooks;
+pub mod logging;
 pub mod maintenance;
 pub mod notify;
 pub mod pidfile;

@@ -27,6 +27,7 @@ use crate::ipvs::table::ServiceKey;
 use crate::ipvs::{Client, IpvsError};
 
 use super::hooks;
+use super::logging::{self, Sink};
 use super::maintenance::Maintenance;
 use super::notify;
 use super::pidfile::PidFile;
@@ -46,6 +47,8 @@ pub struct RunOptions {
     pub pidfile: Option<PidFile>,
     /// How often the whole table is read again to repair drift.
     pub resync: Duration,
+    /// ldirectord's `-d`: log to stderr only, not to `logfile=`.
+    pub debug: bool,
 }
 
 impl RunOptions {
@@ -84,6 +87,22 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError
 /// `FILE:LINE: message`. `None` when it has errors.
 pub fn load_config(path: &Path) -> Option<Config> {
     let loaded = config::load(path);
+    log_diagnostics(&loaded.diagnostics);
+    if loaded.has_errors() {
+        None
+    } else {
+        Some(loaded.config)
+    }
+}
+
+/// [`load_config`] for the daemon: a valid file also points the log copy
+/// at its `logfile=` (or stdout when supervised) before its warnings are
+/// logged, so they land there too.
+fn load_daemon_config(path: &Path, debug: bool) -> Option<Config> {
+    let loaded = config::load(path);
+    if !loaded.has_errors() {
+        logging::configure(Sink::for_config(&loaded.config.global, debug));
+    }
     log_diagnostics(&loaded.diagnostics);
     if loaded.has_errors() {
         None
@@ -231,7 +250,7 @@ impl State {
     fn reload(&mut self) {
         notify::reloading();
         info!(config = %self.opts.config.display(), "reloading");
-        let outcome = match load_config(&self.opts.config) {
+        let outcome = match load_daemon_config(&self.opts.config, self.opts.debug) {
             None => Err("the configuration has errors; keeping the running one".to_string()),
             Some(config) => match specs(&config) {
                 Err(e) => Err(format!("{e}; keeping the running configuration")),
@@ -260,8 +279,8 @@ impl State {
 }
 
 async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
-    let config =
-        load_config(&opts.config).ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
+    let config = load_daemon_config(&opts.config, opts.debug)
+        .ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
     let check_specs = specs(&config)?;
     let client = tokio::task::block_in_place(Client::connect)?;
     std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
