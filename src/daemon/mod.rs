@@ -6,12 +6,16 @@
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
 //! - [`hooks`]: `fallbackcommand` and `callback`.
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
-//! - [`logging`]: `logfile=` and `supervised=`.
+//! - [`logging`]: `logfile=` and `supervised=`; [`monitor`]: `monitorfile=`;
+//!   [`alerts`] and [`mailer`]: `emailalert*` and `smtp=`.
 
+pub mod alerts;
 pub mod control;
 pub mod hooks;
 pub mod logging;
+pub mod mailer;
 pub mod maintenance;
+pub mod monitor;
 pub mod notify;
 pub mod pidfile;
 pub mod run;

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -17,7 +18,7 @@ use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
 use tracing::{error, info, warn};
 
 use crate::check::engine::{HealthEvent, Status};
-use crate::check::{Engine, Health, Prober};
+use crate::check::{Engine, Health, Outcome, Prober};
 use crate::config::{self, Config, Diagnostic, Severity};
 use crate::director::checks::{specs, SpecError};
 use crate::director::desired::{Knowledge, RealKey};
@@ -26,9 +27,12 @@ use crate::director::reconcile::{Director, Report};
 use crate::ipvs::table::ServiceKey;
 use crate::ipvs::{Client, IpvsError};
 
+use super::alerts::{Alerts, Phase};
 use super::hooks;
 use super::logging::{self, Sink};
+use super::mailer::Mailer;
 use super::maintenance::Maintenance;
+use super::monitor::MonitorFiles;
 use super::notify;
 use super::pidfile::PidFile;
 use super::status;
@@ -161,6 +165,11 @@ struct State {
     /// Reals this director has seen in the kernel or put there.
     placed: BTreeSet<RealKey>,
     watch: FileWatch,
+    monitor: Arc<MonitorFiles>,
+    alerts: Alerts,
+    mailer: Mailer,
+    /// For `emailalertstatus` and the alert mails.
+    phase: Phase,
 }
 
 impl State {
@@ -188,8 +197,18 @@ impl State {
     }
 
     /// Bookkeeping after a pass (the pass itself logged every change and
-    /// every refusal).
+    /// every refusal), and the alert mails for its changes.
     fn after_pass(&mut self, report: &Report) {
+        let mails = self.alerts.changes(
+            self.director.config(),
+            &report.applied,
+            self.phase,
+            std::time::Instant::now(),
+            &self.mailer.host,
+        );
+        for m in mails {
+            self.mailer.send(m);
+        }
         let table = self.director.table();
         for v in &self.director.config().virtuals {
             if let Some(e) = table.services.get(&v.key) {
@@ -228,6 +247,19 @@ impl State {
         }
     }
 
+    /// Sends the reminders due for reals that stay out (`emailalertfreq`).
+    fn remind(&mut self) {
+        let mails = self.alerts.due(
+            self.director.config(),
+            self.phase,
+            std::time::Instant::now(),
+            &self.mailer.host,
+        );
+        for m in mails {
+            self.mailer.send(m);
+        }
+    }
+
     /// Rescans the maintenance directory; true if the set changed.
     fn rescan_maintenance(&mut self) -> bool {
         let now = self.maintenance.scan(self.director.config());
@@ -248,6 +280,7 @@ impl State {
     /// Reload: parse and validate fully, then swap. A bad file changes
     /// nothing; health of unchanged checks is kept by the engine.
     fn reload(&mut self) {
+        self.phase = Phase::Reloading;
         notify::reloading();
         info!(config = %self.opts.config.display(), "reloading");
         let outcome = match load_daemon_config(&self.opts.config, self.opts.debug) {
@@ -255,6 +288,8 @@ impl State {
             Some(config) => match specs(&config) {
                 Err(e) => Err(format!("{e}; keeping the running configuration")),
                 Ok(specs) => {
+                    self.monitor.set_config(&config);
+                    observe(&self.engine, &self.monitor);
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
@@ -265,6 +300,7 @@ impl State {
             },
         };
         self.watch.refresh();
+        self.phase = Phase::Running;
         match outcome {
             Ok(()) => {
                 info!("reload done");
@@ -293,6 +329,8 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         warn!(%line, "ignoring an unreadable line of the ownership record");
     }
     let (mut engine, mut events) = Engine::new(Prober::new());
+    let monitor = MonitorFiles::new(&config);
+    observe(&engine, &monitor);
     engine.apply(check_specs);
     let maintenance = Maintenance::new(config.global.maintenancedir.clone());
     let watch = FileWatch::new(&opts.config);
@@ -305,6 +343,10 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         in_maintenance: BTreeSet::new(),
         placed: BTreeSet::new(),
         watch,
+        monitor,
+        alerts: Alerts::default(),
+        mailer: Mailer::default(),
+        phase: Phase::Starting,
     };
     st.rescan_maintenance();
 
@@ -319,11 +361,13 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
             .map_err(io_err(format!("cannot write {}", p.path.display())))?;
     }
     let n = st.config().virtuals.len();
+    st.phase = Phase::Running;
     info!(virtuals = n, "table programmed; running");
     notify::ready(&format!("{n} virtual services programmed"));
 
     let result = serve(&mut st, &mut events).await;
 
+    st.phase = Phase::Stopping;
     notify::stopping();
     info!("stopping");
     st.engine.shutdown().await;
@@ -344,6 +388,8 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
             }
         }
     }
+    // Alerts still on their way (each bounded by the mailer's timeout).
+    st.mailer.flush().await;
     let _ = std::fs::remove_file(st.opts.status_path());
     if let Some(p) = &st.opts.pidfile {
         p.remove_if_ours(std::process::id());
@@ -415,6 +461,7 @@ async fn serve(
             _ = int.recv() => return Ok(()),
             _ = resync.tick() => st.reconcile(),
             _ = tick.tick() => {
+                st.remind();
                 if st.rescan_maintenance() {
                     st.reconcile();
                 }
@@ -432,6 +479,19 @@ async fn serve(
             }
             _ = watchdog.tick() => notify::watchdog(),
         }
+    }
+}
+
+/// Feeds every probe result to the monitor files, only while some virtual
+/// has one (the observer costs a lookup per result).
+fn observe(engine: &Engine<RealKey, Prober>, monitor: &Arc<MonitorFiles>) {
+    if monitor.is_empty() {
+        engine.observe(None);
+    } else {
+        let m = Arc::clone(monitor);
+        engine.observe(Some(Arc::new(move |key: &RealKey, outcome: &Outcome| {
+            m.record(key, outcome)
+        })));
     }
 }
 
