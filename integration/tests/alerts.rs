@@ -1,6 +1,7 @@
 //! Alerts in the kernel: a real server going down makes lvsd send a mail to
 //! an SMTP server (aiosmtpd in the director's namespace) and write `[down]`
-//! to the virtual's monitorfile, while the table changes as it should.
+//! to the virtual's monitorfile, while the table changes as it should; a
+//! stop that removes the service mails the real servers it purged.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -129,6 +130,17 @@ fn a_real_going_down_sends_a_mail_and_is_down_in_the_monitorfile() {
         "{}",
         lvsd.log()
     );
+    // Stopping with cleanstop: the real still in the table is purged, and
+    // mailed before the daemon exits.
     lvsd.stop();
+    let purged = format!(
+        "Subject: [web] Purged real server (stop): {}:80 ({vip}:80)",
+        t.real_ips[0]
+    );
+    let (mail, _) = wait_for("the purge mail", DETECT, Smtp::mail, |m| {
+        m.contains(&purged)
+    });
+    let msg = &mail[mail.find(&purged).expect("found")..];
+    assert!(msg.contains("Daemon-Status: stopping"), "{msg}");
     drop(smtp);
 }

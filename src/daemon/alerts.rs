@@ -8,6 +8,8 @@
 //! - While a real server stays out (deleted or quiesced) a reminder,
 //!   `Inaccessible real server: RIP:PORT (VIP:PORT)`, every
 //!   `emailalertfreq` seconds (0: none).
+//! - When a stopping director removes its services (`cleanstop`), one
+//!   `Purged real server (stop)` mail per real server they held.
 //! - Only in the daemon states `emailalertstatus` lists; the reminders keep
 //!   their schedule in the other states, as ldirectord's do.
 
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::model::{AlertStatus, Config, Virtual};
 use crate::director::plan::dest_addr;
+use crate::ipvs::table::Table;
 use crate::ipvs::{Change, ServiceKey};
 
 /// The daemon's state, for `emailalertstatus` and the `Daemon-Status:` line.
@@ -137,6 +140,33 @@ impl Alerts {
             }
             true
         });
+        mails
+    }
+
+    /// The mails for a stop that removed `removed` (cleanstop): ldirectord's
+    /// `Purged real server (stop)` for each real each of them held in
+    /// `table` (the table before the stop).
+    pub fn purged(
+        &mut self,
+        config: &Config,
+        table: &Table,
+        removed: &[ServiceKey],
+        host: &str,
+    ) -> Vec<Mail> {
+        let mut mails = Vec::new();
+        for key in removed {
+            self.out.retain(|(s, _), _| s != key);
+            let (Some(v), Some(entry)) = (
+                config.virtuals.iter().find(|v| v.key == *key),
+                table.services.get(key),
+            ) else {
+                continue;
+            };
+            for addr in entry.dests.keys() {
+                let subject = format!("Purged real server (stop): {addr} ({})", virtual_str(key));
+                mails.extend(mail(config, v, subject, Phase::Stopping, host));
+            }
+        }
         mails
     }
 
@@ -334,6 +364,37 @@ mod tests {
         assert_eq!(al.changes(&c, &add, Phase::Running, at(241), "h").len(), 1);
         assert_eq!(al.outstanding(), 0);
         assert!(al.due(&c, Phase::Running, at(1000), "h").is_empty());
+    }
+
+    #[test]
+    fn cleanstop_purges_are_mailed_per_real_while_stopping() {
+        let mut c = config("");
+        let mut table = Table::new();
+        let mut entry = crate::ipvs::table::ServiceEntry::new(crate::ipvs::Service::new(
+            "wlc",
+            crate::ipvs::Family::Inet,
+        ));
+        entry
+            .dests
+            .insert(a("10.0.0.2:80"), Dest::new(Forward::Route, 1));
+        entry
+            .dests
+            .insert(a("10.0.0.3:80"), Dest::new(Forward::Route, 0));
+        table.services.insert(key(), entry);
+        let mut al = Alerts::default();
+        let m = al.purged(&c, &table, &[key()], "h");
+        assert_eq!(
+            subjects(&m),
+            [
+                "[web] Purged real server (stop): 10.0.0.2:80 (10.0.0.1:80)",
+                "[web] Purged real server (stop): 10.0.0.3:80 (10.0.0.1:80)",
+            ]
+        );
+        assert!(m[0].body.contains("Daemon-Status: stopping\n"));
+        // Not removed (cleanstop=no, or the kernel refused): no mail.
+        assert!(al.purged(&c, &table, &[], "h").is_empty());
+        c.virtuals[0].emailalertstatus.stopping = false;
+        assert!(al.purged(&c, &table, &[key()], "h").is_empty());
     }
 
     #[test]

@@ -371,11 +371,27 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     notify::stopping();
     info!("stopping");
     st.engine.shutdown().await;
+    let before = st.director.table().clone();
     let cleanstop = tokio::task::block_in_place(|| st.director.clean_stop());
     match cleanstop {
         Ok(failed) => {
-            for (change, why) in failed {
+            for (change, why) in &failed {
                 error!(%change, error = %why, "cleanstop: the kernel refused");
+            }
+            let removed: Vec<ServiceKey> = st
+                .director
+                .config()
+                .virtuals
+                .iter()
+                .filter(|v| v.cleanstop && before.services.contains_key(&v.key))
+                .filter(|v| !failed.iter().any(|(c, _)| *c.service() == v.key))
+                .map(|v| v.key)
+                .collect();
+            let mails = st
+                .alerts
+                .purged(st.director.config(), &before, &removed, &st.mailer.host);
+            for m in mails {
+                st.mailer.send(m);
             }
         }
         Err(e) => error!(error = %e, "cleanstop: cannot read the table"),
