@@ -317,3 +317,79 @@ async fn without_smtp_the_mail_goes_through_sendmail() {
         .expect_err("exit 75");
     assert!(matches!(e, MailError::Send(_)), "{e}");
 }
+
+/// The lvsd binary as the daemon runs it. The host has no IPVS, so the
+/// director stops at connecting to the kernel; everything logged before
+/// (the configuration's warnings) shows where its lines go.
+fn lvsd(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(args)
+        .env("LVSD_RUN_DIR", dir)
+        .env_remove("LVSD_LOG")
+        .output()
+        .expect("run lvsd")
+}
+
+const NO_QUIESCENT: &str = "quiescent is not set";
+
+#[test]
+fn supervised_start_stays_in_the_foreground_and_logs_time_msg_to_stdout() {
+    let dir = tempdir("lvsd-supervised");
+    let log = dir.path().join("never.log");
+    let cf = write(
+        dir.path(),
+        "sup.cf",
+        &format!(
+            "supervised=yes\nlogfile=\"{}\"\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tchecktype=on\n",
+            log.display()
+        ),
+    );
+    let out = lvsd(dir.path(), &[&cf.display().to_string(), "start"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(NO_QUIESCENT))
+        .unwrap_or_else(|| panic!("no warning on stdout:\n{stdout}"));
+    // [Sun Nov 22 05:30:35 2026] sup.cf:...: warning: ...
+    let re =
+        regex::Regex::new(r"^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] \S+sup\.cf:\d+: warning")
+            .expect("regex");
+    assert!(re.is_match(line), "{line}");
+    // Supervised: stdout, not the logfile; and no daemon was spawned (the
+    // start failed in the foreground, without IPVS here).
+    assert!(!log.exists(), "the logfile was written");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn the_daemon_appends_to_its_logfile() {
+    let dir = tempdir("lvsd-daemon-log");
+    let log = dir.path().join("lvsd.log");
+    let cf = write(
+        dir.path(),
+        "d.cf",
+        &format!(
+            "logfile=\"{}\"\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tchecktype=on\n",
+            log.display()
+        ),
+    );
+    std::fs::write(&log, "an older line\n").expect("seed");
+    let out = lvsd(dir.path(), &["run", &cf.display().to_string()]);
+    assert!(!out.status.success(), "no IPVS on the host");
+    let text = std::fs::read_to_string(&log).expect("logfile");
+    assert!(text.starts_with("an older line\n"), "appended:\n{text}");
+    assert!(text.contains(NO_QUIESCENT), "{text}");
+    // -d (ldirectord's debug): stderr only.
+    let log_d = dir.path().join("debug.log");
+    let cf = write(
+        dir.path(),
+        "dd.cf",
+        &format!(
+            "logfile=\"{}\"\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tchecktype=on\n",
+            log_d.display()
+        ),
+    );
+    let out = lvsd(dir.path(), &["-d", &cf.display().to_string(), "start"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(NO_QUIESCENT));
+    assert!(!log_d.exists(), "-d wrote the logfile");
+}
