@@ -15,6 +15,8 @@
 //!   health), and the minimal changes that get the kernel there.
 //! - [`daemon`]: the long-running process: pid files, signals, readiness,
 //!   and the ldirectord-compatible start/stop/status/reload.
+//! - [`metrics`]: the opt-in Prometheus endpoint: rendering (pure) and the
+//!   HTTP server; the daemon feeds it.
 //! - [`cli`]: the command line; the only place that prints and picks exit codes.
 //!
 //! Library modules report errors with `thiserror` types; only `cli` turns them
@@ -28,3 +30,4 @@ pub mod config;
 pub mod daemon;
 pub mod director;
 pub mod ipvs;
+pub mod metrics;

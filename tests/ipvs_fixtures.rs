@@ -165,3 +165,71 @@ fn every_truncation_of_a_real_reply_is_an_error_or_a_value_never_a_panic() {
         }
     }
 }
+
+/// `lvsd list` renders service by service (never holding the table); on the
+/// kernel's own bytes that must print exactly what rendering the whole
+/// snapshot prints, for every column set.
+#[test]
+fn a_listing_one_service_at_a_time_equals_the_whole_table_listing() {
+    use lvsd::ipvs::list::{
+        listing_order, render_head, render_list, render_service, Columns, ListOptions,
+    };
+    use lvsd::ipvs::names::Numeric;
+    use lvsd::ipvs::save::render_snapshot_save;
+    use lvsd::ipvs::Snapshot;
+
+    let info = decode_info(&one("info")).unwrap();
+    let mut whole = Snapshot {
+        info,
+        ..Snapshot::default()
+    };
+    let mut parts = BTreeMap::new();
+    let mut kernel_order = Vec::new();
+    for (svc, dests) in services() {
+        let (key, service, stats) = decode_service(&svc).unwrap();
+        let dests: Vec<_> = dests
+            .iter()
+            .map(|d| decode_dest(d, key.family()).unwrap())
+            .collect();
+        whole
+            .insert(key, service.clone(), stats, dests.clone())
+            .unwrap();
+        let mut part = Snapshot {
+            info,
+            ..Snapshot::default()
+        };
+        part.insert(key, service, stats, dests).unwrap();
+        parts.insert(key, part);
+        kernel_order.push(key);
+    }
+    assert_eq!(
+        parts.len(),
+        4,
+        "the fixture's four services (tcp, udp6, fwmark6, sctp)"
+    );
+    for columns in [
+        Columns::Default,
+        Columns::Stats,
+        Columns::Rate,
+        Columns::Thresholds,
+        Columns::PersistentConn,
+        Columns::TunInfo,
+    ] {
+        let o = ListOptions {
+            columns,
+            exact: false,
+            header: true,
+        };
+        let mut streamed = String::new();
+        render_head(&mut streamed, &info, &o);
+        for key in listing_order(&kernel_order) {
+            render_service(&mut streamed, &parts[&key], &key, &o, &Numeric);
+        }
+        assert_eq!(streamed, render_list(&whole, &o, &Numeric), "{columns:?}");
+    }
+    let streamed: String = listing_order(&kernel_order)
+        .iter()
+        .map(|k| render_snapshot_save(&parts[k], &Numeric))
+        .collect();
+    assert_eq!(streamed, render_snapshot_save(&whole, &Numeric), "save");
+}

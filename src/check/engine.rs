@@ -9,8 +9,8 @@
 //! [`Engine::apply`] takes the whole desired set and diffs it against what
 //! runs: unchanged groups keep running with their state, groups no longer
 //! wanted are aborted, new ones start staggered over their interval. Events
-//! go out on transitions only; [`Engine::snapshot`] reads every state, and an
-//! [`Observer`] set with [`Engine::observe`] sees every probe result.
+//! go out on transitions only; [`Engine::snapshot`] reads every state, and a
+//! [`ResultHook`] set with [`Engine::observe`] sees every probe result.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -26,6 +26,7 @@ use super::hysteresis::Health;
 use super::runner::{self, Subscriber};
 use super::spec::{CheckKind, CheckSpec, Probe};
 use super::{Checker, Outcome};
+use crate::metrics::Histogram;
 
 /// What the engine needs of the director's keys.
 pub trait Key: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static {}
@@ -33,7 +34,7 @@ impl<T: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static> Key for T 
 
 /// Sees every probe result of every key (not only transitions), after the
 /// engine has recorded it; it runs on the check's task, so it must be quick.
-pub type Observer<K> = Arc<dyn Fn(&K, &Outcome) + Send + Sync>;
+pub type ResultHook<K> = Arc<dyn Fn(&K, &Outcome) + Send + Sync>;
 
 /// A transition of one key's health.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,13 +75,15 @@ pub(crate) type GroupId = u64;
 struct Entry {
     group: Option<GroupId>,
     status: Status,
+    /// How long the probes feeding this key took (for metrics).
+    durations: Histogram,
 }
 
 /// State shared by the engine and its tasks.
 pub(crate) struct Shared<K> {
     table: Mutex<HashMap<K, Entry>>,
     events: mpsc::UnboundedSender<HealthEvent<K>>,
-    observer: RwLock<Option<Observer<K>>>,
+    hook: RwLock<Option<ResultHook<K>>>,
 }
 
 impl<K: Key> Shared<K> {
@@ -100,10 +103,11 @@ impl<K: Key> Shared<K> {
         subscribers: &mut [Subscriber<K>],
         outcome: &Outcome,
         at: Instant,
+        took: Duration,
     ) {
         let reason = outcome.to_string();
-        let observer = self
-            .observer
+        let hook = self
+            .hook
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
@@ -113,7 +117,8 @@ impl<K: Key> Shared<K> {
             let Some(entry) = table.get_mut(&sub.key).filter(|e| e.group == Some(group)) else {
                 continue;
             };
-            if observer.is_some() {
+            entry.durations.observe(took);
+            if hook.is_some() {
                 observed.push(sub.key.clone());
             }
             let from = sub.hysteresis.health();
@@ -137,9 +142,9 @@ impl<K: Key> Shared<K> {
             }
         }
         drop(table);
-        if let Some(observer) = observer {
+        if let Some(hook) = hook {
             for key in &observed {
-                observer(key, outcome);
+                hook(key, outcome);
             }
         }
     }
@@ -156,6 +161,7 @@ impl<K: Key> Shared<K> {
         let entry = table.entry(key.clone()).or_insert_with(|| Entry {
             group,
             status: Status::unknown(),
+            durations: Histogram::new(),
         });
         entry.group = group;
         let from = entry.status.health;
@@ -204,7 +210,7 @@ impl<K: Key, C: Checker> Engine<K, C> {
         let shared = Arc::new(Shared {
             table: Mutex::new(HashMap::new()),
             events,
-            observer: RwLock::new(None),
+            hook: RwLock::new(None),
         });
         let engine = Engine {
             checker: Arc::new(checker),
@@ -340,22 +346,23 @@ impl<K: Key, C: Checker> Engine<K, C> {
         }
     }
 
-    /// Calls `observer` with every probe result from now on (`None`: stop).
-    pub fn observe(&self, observer: Option<Observer<K>>) {
+    /// Calls `hook` with every probe result from now on (`None`: stop).
+    pub fn observe(&self, hook: Option<ResultHook<K>>) {
         *self
             .shared
-            .observer
+            .hook
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = observer;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = hook;
     }
 
     /// The current state of every key.
     pub fn snapshot(&self) -> BTreeMap<K, Status> {
-        self.shared
-            .lock()
-            .iter()
-            .map(|(k, e)| (k.clone(), e.status.clone()))
-            .collect()
+        self.observer().snapshot()
+    }
+
+    /// A read-only handle on the state, for readers on other tasks.
+    pub fn observer(&self) -> Observer<K> {
+        Observer(Arc::clone(&self.shared))
     }
 
     /// How many probe tasks run (distinct probes).
@@ -373,6 +380,31 @@ impl<K: Key, C: Checker> Engine<K, C> {
             // An aborted task ends with a cancellation error; that is the point.
             let _ = group.task.await;
         }
+    }
+}
+
+/// Reads the engine's state from another task (the metrics endpoint); stays
+/// valid across [`Engine::apply`].
+#[derive(Clone)]
+pub struct Observer<K: Key>(Arc<Shared<K>>);
+
+impl<K: Key> Observer<K> {
+    /// The current state of every key.
+    pub fn snapshot(&self) -> BTreeMap<K, Status> {
+        self.0
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.status.clone()))
+            .collect()
+    }
+
+    /// Every key's state and the durations of the probes that fed it.
+    pub fn with_durations(&self) -> BTreeMap<K, (Status, Histogram)> {
+        self.0
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), (e.status.clone(), e.durations.clone())))
+            .collect()
     }
 }
 

@@ -49,7 +49,9 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
     loop {
         ticks.tick().await;
         let (method, step) = method(&task.probe, combined.as_ref());
+        let started = Instant::now();
         let outcome = probe_once(&*task.checker, &task.probe, method).await;
+        let took = started.elapsed();
         if let (Some(c), Some(step)) = (combined.as_mut(), step) {
             c.record(step, outcome.is_up());
         }
@@ -58,7 +60,7 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
             merge(&mut subscribers, &task.subscribers.borrow_and_update());
         }
         task.shared
-            .record(task.id, &mut subscribers, &outcome, Instant::now());
+            .record(task.id, &mut subscribers, &outcome, Instant::now(), took);
     }
 }
 

@@ -10,7 +10,10 @@ use clap::{ArgGroup, Args};
 use crate::ipvs::conn;
 use crate::ipvs::error::IpvsError;
 use crate::ipvs::json::render_json;
-use crate::ipvs::list::{render_daemons, render_list, render_timeouts, Columns, ListOptions};
+use crate::ipvs::list::{
+    listing_order, render_daemons, render_head, render_list, render_service, render_timeouts,
+    Columns, ListOptions,
+};
 use crate::ipvs::names::{Names, Numeric, SystemNames};
 use crate::ipvs::rules;
 use crate::ipvs::save::render_snapshot_save;
@@ -171,6 +174,30 @@ pub fn list(a: ListArgs) -> u8 {
             .daemons()
             .map_or_else(|e| fail(&e), |d| emit(&render_daemons(&d)));
     }
+    let opts = ListOptions {
+        columns: columns(&a),
+        exact: a.exact,
+        header: key.is_none(),
+    };
+    if key.is_none() && !a.json {
+        // Service by service: the output is all that is held.
+        let mut body = String::new();
+        let names = names(a.numeric);
+        let info = client.for_each_service(listing_order, |one| {
+            if let Some(k) = one.order.first() {
+                render_service(&mut body, one, k, &opts, names);
+            }
+        });
+        return match info {
+            Ok(info) => {
+                let mut head = String::new();
+                render_head(&mut head, &info, &opts);
+                emit(&head);
+                emit(&body)
+            }
+            Err(e) => fail(&e),
+        };
+    }
     let snap = match key {
         Some(k) => client.snapshot_of(&k),
         None => client.snapshot(),
@@ -184,25 +211,31 @@ pub fn list(a: ListArgs) -> u8 {
         text.push('\n');
         return emit(&text);
     }
-    let columns = match (a.stats, a.rate, a.thresholds, a.persistent_conn, a.tun_info) {
+    emit(&render_list(&snap, &opts, names(a.numeric)))
+}
+
+fn columns(a: &ListArgs) -> Columns {
+    match (a.stats, a.rate, a.thresholds, a.persistent_conn, a.tun_info) {
         (true, ..) => Columns::Stats,
         (_, true, ..) => Columns::Rate,
         (_, _, true, ..) => Columns::Thresholds,
         (_, _, _, true, _) => Columns::PersistentConn,
         (.., true) => Columns::TunInfo,
         _ => Columns::Default,
-    };
-    let opts = ListOptions {
-        columns,
-        exact: a.exact,
-        header: key.is_none(),
-    };
-    emit(&render_list(&snap, &opts, names(a.numeric)))
+    }
 }
 
 pub fn save(a: SaveArgs) -> u8 {
-    match Client::connect().and_then(|mut c| c.snapshot()) {
-        Ok(snap) => emit(&render_snapshot_save(&snap, names(a.numeric))),
+    // Service by service, as `list` does.
+    let mut out = String::new();
+    let names = names(a.numeric);
+    let done = Client::connect().and_then(|mut c| {
+        c.for_each_service(listing_order, |one| {
+            out.push_str(&render_snapshot_save(one, names));
+        })
+    });
+    match done {
+        Ok(_) => emit(&out),
         Err(e) => fail(&e),
     }
 }

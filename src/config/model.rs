@@ -115,6 +115,8 @@ pub struct Global {
     pub readdquiescent: bool,
     pub cleanstop: bool,
     pub maintenancedir: Option<PathBuf>,
+    /// lvsd extension: where to serve Prometheus metrics; `None` = off.
+    pub metrics: Option<SocketAddr>,
 }
 
 pub const DEFAULT_CHECKTIMEOUT: u32 = 5;
@@ -147,6 +149,7 @@ impl Default for Global {
             readdquiescent: false,
             cleanstop: true,
             maintenancedir: None,
+            metrics: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Every function is pure and returns `Err(message)` for the caller to turn
 //! into a diagnostic at the right line.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -54,6 +55,33 @@ pub fn yes_no(s: &str) -> Result<bool, String> {
         )),
         _ => Err(format!("must be 'yes' or 'no' (got {s:?})")),
     }
+}
+
+/// `metrics` (an lvsd extension): `[HOST:]PORT` with HOST an IP literal
+/// (`[::1]` for IPv6); a bare port binds 127.0.0.1 so nothing is exposed
+/// beyond the host unless asked for.
+pub fn metrics(s: &str) -> Result<SocketAddr, String> {
+    let port = |p: &str| match p.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("invalid metrics port {p:?} (1-65535)")),
+        Ok(n) => Ok(n),
+    };
+    if !s.contains(':') {
+        return Ok(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port(s)?));
+    }
+    let (host, p) = match s.rsplit_once(':') {
+        Some((h, p)) if h.starts_with('[') && h.ends_with(']') => (&h[1..h.len() - 1], p),
+        Some((h, _)) if h.contains(':') => {
+            return Err(format!(
+                "invalid metrics address {s:?}: write an IPv6 address in brackets, [::1]:PORT"
+            ))
+        }
+        Some((h, p)) => (h, p),
+        None => unreachable!("the text contains ':'"),
+    };
+    let ip: IpAddr = host.parse().map_err(|_| {
+        format!("invalid metrics address {s:?}: expected [HOST:]PORT with HOST an IP address")
+    })?;
+    Ok(SocketAddr::new(ip, port(p)?))
 }
 
 /// `"..."` as ldirectord's `/^\"(.*)\"/`: from the first quote to the last.

@@ -4,7 +4,8 @@
 //! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
-//! - [`hooks`]: `fallbackcommand` and `callback`.
+//! - [`hooks`]: `fallbackcommand` and `callback`; [`metrics`]: what the
+//!   metrics endpoint serves.
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
 //! - [`logging`]: `logfile=` and `supervised=`; [`monitor`]: `monitorfile=`;
 //!   [`alerts`] and [`mailer`]: `emailalert*` and `smtp=`.
@@ -15,6 +16,7 @@ pub mod hooks;
 pub mod logging;
 pub mod mailer;
 pub mod maintenance;
+pub mod metrics;
 pub mod monitor;
 pub mod notify;
 pub mod pidfile;

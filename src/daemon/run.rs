@@ -32,6 +32,7 @@ use super::hooks;
 use super::logging::{self, Sink};
 use super::mailer::Mailer;
 use super::maintenance::Maintenance;
+use super::metrics::Metrics;
 use super::monitor::MonitorFiles;
 use super::notify;
 use super::pidfile::PidFile;
@@ -170,11 +171,28 @@ struct State {
     mailer: Mailer,
     /// For `emailalertstatus` and the alert mails.
     phase: Phase,
+    metrics: Metrics,
 }
 
 impl State {
     fn config(&self) -> &Config {
         self.director.config()
+    }
+
+    /// The configuration file changed on disk: `callback` runs as in
+    /// ldirectord, and with `autoreload=yes` the file is reloaded.
+    fn config_file_check(&mut self) {
+        if !self.watch.changed() {
+            return;
+        }
+        if let Some(cb) = self.config().global.callback.clone() {
+            hooks::callback(&cb, &self.opts.config);
+        }
+        if self.config().global.autoreload {
+            self.reload();
+        } else {
+            self.watch.refresh();
+        }
     }
 
     /// One reconcile pass with everything known now; logs and runs hooks.
@@ -188,10 +206,16 @@ impl State {
         let director = &mut self.director;
         let result = tokio::task::block_in_place(|| director.reconcile(&know));
         match result {
-            Ok(report) => self.after_pass(&report),
+            Ok(report) => {
+                self.metrics.pass(Some(&report), &self.in_maintenance);
+                self.after_pass(&report);
+            }
             // The kernel could not be read or written at all: keep the last
             // good state and try again on the next event or resync.
-            Err(e) => error!(error = %e, "reconcile failed; will retry"),
+            Err(e) => {
+                self.metrics.pass(None, &self.in_maintenance);
+                error!(error = %e, "reconcile failed; will retry");
+            }
         }
         self.write_status(&health);
     }
@@ -293,6 +317,9 @@ impl State {
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
+                    if let Err(e) = self.metrics.configure(self.director.config()) {
+                        error!(error = %e, "cannot bind the metrics endpoint");
+                    }
                     self.rescan_maintenance();
                     self.reconcile();
                     Ok(())
@@ -301,6 +328,7 @@ impl State {
         };
         self.watch.refresh();
         self.phase = Phase::Running;
+        self.metrics.reload(outcome.is_ok());
         match outcome {
             Ok(()) => {
                 info!("reload done");
@@ -331,6 +359,14 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     let (mut engine, mut events) = Engine::new(Prober::new());
     let monitor = MonitorFiles::new(&config);
     observe(&engine, &monitor);
+    let mut metrics = Metrics::new(engine.observer());
+    if let Some(addr) = config.global.metrics {
+        // Before the first pass: a daemon that cannot serve what was asked
+        // for refuses to start rather than touching the table.
+        metrics
+            .configure(&config)
+            .map_err(io_err(format!("cannot listen for metrics on {addr}")))?;
+    }
     engine.apply(check_specs);
     let maintenance = Maintenance::new(config.global.maintenancedir.clone());
     let watch = FileWatch::new(&opts.config);
@@ -347,6 +383,7 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         alerts: Alerts::default(),
         mailer: Mailer::default(),
         phase: Phase::Starting,
+        metrics,
     };
     st.rescan_maintenance();
 
@@ -440,6 +477,7 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
             ev = events.recv() => {
                 if let Some(ev) = ev {
                     log_event(&ev);
+                    st.metrics.transition(&ev);
                 }
             }
             _ = sleep(Duration::from_millis(100)) => {}
@@ -460,15 +498,18 @@ async fn serve(
     let mut tick = interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    let file_events = st.watch.waker();
     loop {
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(()) };
                 log_event(&ev);
+                st.metrics.transition(&ev);
                 // Coalesce a burst (many reals failing at once) into one pass.
                 sleep(Duration::from_millis(20)).await;
                 while let Ok(ev) = events.try_recv() {
                     log_event(&ev);
+                    st.metrics.transition(&ev);
                 }
                 st.reconcile();
             }
@@ -481,17 +522,12 @@ async fn serve(
                 if st.rescan_maintenance() {
                     st.reconcile();
                 }
-                if st.watch.changed() {
-                    let cfg = st.config();
-                    if let Some(cb) = cfg.global.callback.clone() {
-                        hooks::callback(&cb, &st.opts.config);
-                    }
-                    if st.config().global.autoreload {
-                        st.reload();
-                    } else {
-                        st.watch.refresh();
-                    }
-                }
+                st.config_file_check();
+            }
+            _ = file_events.notified() => {
+                // Editors write in several steps: let them finish.
+                sleep(Duration::from_millis(100)).await;
+                st.config_file_check();
             }
             _ = watchdog.tick() => notify::watchdog(),
         }

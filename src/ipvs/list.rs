@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use super::names::{addrport, truncate, Names};
 use super::order::{sorted_dests, sorted_services};
 use super::save::sched_flag_names;
-use super::snapshot::{Daemon, DaemonState, Snapshot, Stats, Timeouts};
+use super::snapshot::{Daemon, DaemonState, Info, Snapshot, Stats, Timeouts};
 use super::table::{
     svc_flags, Dest, Family, Forward, Protocol, ServiceKey, TunnelCsum, TunnelType,
 };
@@ -286,22 +286,46 @@ fn dest_line(
 /// The whole listing.
 pub fn render_list(snap: &Snapshot, o: &ListOptions, names: &dyn Names) -> String {
     let mut out = String::new();
+    render_head(&mut out, &snap.info, o);
+    for key in sorted_services(snap.kernel_order()) {
+        render_service(&mut out, snap, key, o, names);
+    }
+    out
+}
+
+/// The lines before the first service: the version line (full listings
+/// only) and the column titles.
+pub fn render_head(out: &mut String, info: &Info, o: &ListOptions) {
     if o.header {
-        let (a, b, c) = snap.info.version_triple();
+        let (a, b, c) = info.version_triple();
         let _ = writeln!(
             out,
             "IP Virtual Server version {a}.{b}.{c} (size={})",
-            snap.info.conn_tab_size as i32
+            info.conn_tab_size as i32
         );
     }
-    title(&mut out, o.columns);
-    for key in sorted_services(snap.kernel_order()) {
-        service_line(&mut out, snap, key, o, names);
-        for addr in sorted_dests(snap.kernel_dest_order(key)) {
-            dest_line(&mut out, snap, key, addr, o, names);
-        }
+    title(out, o.columns);
+}
+
+/// One service of `snap` and its destinations. With [`render_head`] and
+/// [`listing_order`], a listing can be produced one service at a time
+/// (`lvsd list` does, so that it never holds the whole table).
+pub fn render_service(
+    out: &mut String,
+    snap: &Snapshot,
+    key: &ServiceKey,
+    o: &ListOptions,
+    names: &dyn Names,
+) {
+    service_line(out, snap, key, o, names);
+    for addr in sorted_dests(snap.kernel_dest_order(key)) {
+        dest_line(out, snap, key, addr, o, names);
     }
-    out
+}
+
+/// The order ipvsadm lists services in, from the kernel's order.
+pub fn listing_order(kernel_order: &[ServiceKey]) -> Vec<ServiceKey> {
+    sorted_services(kernel_order).into_iter().copied().collect()
 }
 
 /// `ipvsadm -L --timeout`

@@ -2,6 +2,7 @@
 //! (with counters), one service, info, timeouts, sync daemons, zero and
 //! flush; and the [`Kernel`] seam over the client.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::change::Change;
@@ -111,6 +112,41 @@ impl Client {
             snap.insert(key, svc, stats, dests).map_err(duplicate)?;
         }
         Ok(snap)
+    }
+
+    /// The whole table one service at a time: one service dump, then each
+    /// service's destinations, handed to `each` as a one-service snapshot
+    /// in the order `order` picks from the kernel's. Only one service's
+    /// destinations are held at once (a listing of 10,000 reals need not
+    /// build the whole table first). Complete, or an error.
+    pub fn for_each_service(
+        &mut self,
+        order: impl FnOnce(&[ServiceKey]) -> Vec<ServiceKey>,
+        mut each: impl FnMut(&Snapshot),
+    ) -> Result<Info, IpvsError> {
+        let info = self.info()?;
+        let services = self.services()?;
+        let kernel_order: Vec<ServiceKey> = services.iter().map(|(k, ..)| *k).collect();
+        let mut by_key: HashMap<ServiceKey, (Service, Stats)> =
+            HashMap::with_capacity(services.len());
+        for (key, svc, stats) in services {
+            if by_key.insert(key, (svc, stats)).is_some() {
+                return Err(duplicate(Duplicate));
+            }
+        }
+        for key in order(&kernel_order) {
+            let Some((svc, stats)) = by_key.remove(&key) else {
+                continue;
+            };
+            let dests = self.dests(&key)?;
+            let mut snap = Snapshot {
+                info,
+                ..Snapshot::default()
+            };
+            snap.insert(key, svc, stats, dests).map_err(duplicate)?;
+            each(&snap);
+        }
+        Ok(info)
     }
 
     /// A snapshot of one service only.

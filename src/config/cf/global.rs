@@ -194,6 +194,11 @@ pub fn directive(
             "" => diags.error(line, "maintenance directory not specified"),
             v => g.maintenancedir = Some(PathBuf::from(v)),
         },
+        // An lvsd extension: ldirectord refuses the line (Unknown command).
+        "metrics" => match values::metrics(value) {
+            Ok(a) => g.metrics = Some(a),
+            Err(m) => diags.error(line, m),
+        },
         _ => unknown(diags),
     }
 }

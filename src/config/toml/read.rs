@@ -59,6 +59,7 @@ struct File {
     readdquiescent: Option<bool>,
     cleanstop: Option<bool>,
     maintenancedir: Option<S<String>>,
+    metrics: Option<S<StrOrInt>>,
     #[serde(rename = "virtual", default)]
     virtuals: Vec<S<TVirtual>>,
 }
@@ -233,6 +234,9 @@ fn read_global(f: &File, lines: &Lines, r: &dyn Resolver, diags: &mut Diagnostic
     g.readdquiescent = f.readdquiescent.unwrap_or(d.readdquiescent);
     g.cleanstop = f.cleanstop.unwrap_or(d.cleanstop);
     g.maintenancedir = nonempty(&f.maintenancedir, "maintenancedir", lines, diags).map(Into::into);
+    if let Some(m) = &f.metrics {
+        g.metrics = check(values::metrics(&m.get_ref().text()), lines.of(m), diags);
+    }
     g
 }
 

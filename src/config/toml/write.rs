@@ -118,6 +118,9 @@ fn global(out: &mut Out, g: &Global) {
     if let Some(m) = &g.maintenancedir {
         out.str("maintenancedir", &m.to_string_lossy());
     }
+    if let Some(a) = &g.metrics {
+        out.str("metrics", &a.to_string());
+    }
 }
 
 fn virtual_(out: &mut Out, v: &Virtual) {

@@ -1,0 +1,385 @@
+//! The daemon's side of the metrics endpoint: the counters it keeps as it
+//! runs, and each scrape assembled from them, the check engine's state and
+//! the kernel's counters of the owned services, read at scrape time on a
+//! netlink socket of its own (on the blocking pool, never in the reconcile
+//! path).
+//!
+//! On reload, a changed `metrics` address is rebound at once; if the new
+//! address cannot be bound the old endpoint keeps serving (an error is
+//! logged), so a typo never takes metrics away.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tracing::{error, info};
+
+use crate::check::engine::{HealthEvent, Observer, Status};
+use crate::check::Health;
+use crate::config::Config;
+use crate::director::desired::RealKey;
+use crate::director::plan::dest_addr;
+use crate::director::reconcile::Report;
+use crate::ipvs::snapshot::{DestCounters, Stats};
+use crate::ipvs::{Client, Dest, IpvsError, ServiceKey};
+use crate::metrics::scrape::{self, KernelEntry, Scrape};
+use crate::metrics::{Endpoint, Histogram};
+
+/// What the daemon records between scrapes.
+#[derive(Default)]
+struct View {
+    config: Option<Arc<Config>>,
+    maintenance: BTreeSet<RealKey>,
+    transitions: BTreeMap<RealKey, BTreeMap<(Health, Health), u64>>,
+    daemon: scrape::Daemon,
+}
+
+/// The kernel's counters of one owned service and its destinations.
+pub type KernelService = (Stats, Vec<(SocketAddr, Dest, DestCounters)>);
+
+pub struct Metrics {
+    view: Arc<Mutex<View>>,
+    observer: Observer<RealKey>,
+    endpoint: Option<Endpoint>,
+}
+
+impl Metrics {
+    pub fn new(observer: Observer<RealKey>) -> Metrics {
+        Metrics {
+            view: Arc::default(),
+            observer,
+            endpoint: None,
+        }
+    }
+
+    fn view(&self) -> MutexGuard<'_, View> {
+        // Plain counters: keep serving them after a panic elsewhere.
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The address being served, if any.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.as_ref().map(Endpoint::local_addr)
+    }
+
+    /// Takes a configuration (at start and after every good reload) and
+    /// makes the endpoint match its `metrics` address. An error only when
+    /// nothing was serving before (at start: the daemon refuses to run).
+    pub fn configure(&mut self, config: &Config) -> io::Result<()> {
+        self.view().config = Some(Arc::new(config.clone()));
+        let want = config.global.metrics;
+        let have = self.endpoint.as_ref().map(Endpoint::local_addr);
+        match (want, have) {
+            (None, None) => Ok(()),
+            (None, Some(old)) => {
+                self.endpoint = None;
+                info!(address = %old, "metrics endpoint stopped");
+                Ok(())
+            }
+            (Some(new), Some(old)) if new == old => Ok(()),
+            (Some(new), None) => {
+                self.endpoint = Some(self.bind(new)?);
+                info!(address = %new, "metrics endpoint listening");
+                Ok(())
+            }
+            (Some(new), Some(old)) => {
+                // Bind beside the old one first; if that fails on the same
+                // port (the old socket may be what is in the way: 0.0.0.0 vs
+                // 127.0.0.1), let go of the old one and retry.
+                let bound = self.bind(new).or_else(|e| {
+                    if new.port() != old.port() {
+                        return Err(e);
+                    }
+                    self.endpoint = None;
+                    self.bind(new)
+                });
+                match bound {
+                    Ok(e) => {
+                        self.endpoint = Some(e);
+                        info!(from = %old, to = %new, "metrics endpoint moved");
+                    }
+                    Err(e) => {
+                        error!(address = %new, error = %e, "cannot bind the metrics endpoint; keeping the old address");
+                        if self.endpoint.is_none() {
+                            self.endpoint = self.bind(old).ok();
+                        }
+                        if self.endpoint.is_none() {
+                            error!(address = %old, "the old metrics address cannot be bound again either; metrics are off until the next reload");
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn bind(&self, addr: SocketAddr) -> io::Result<Endpoint> {
+        let view = Arc::clone(&self.view);
+        let observer = self.observer.clone();
+        Endpoint::bind(
+            addr,
+            Arc::new(move || scrape_now(&view, &observer, read_kernel)),
+        )
+    }
+
+    pub fn transition(&self, ev: &HealthEvent<RealKey>) {
+        *self
+            .view()
+            .transitions
+            .entry(ev.key)
+            .or_default()
+            .entry((ev.from, ev.to))
+            .or_default() += 1;
+    }
+
+    pub fn reload(&self, ok: bool) {
+        let mut v = self.view();
+        if ok {
+            v.daemon.reloads_ok += 1;
+        } else {
+            v.daemon.reloads_failed += 1;
+        }
+    }
+
+    /// After a reconcile pass (`None`: the kernel could not be used at all).
+    pub fn pass(&self, report: Option<&Report>, maintenance: &BTreeSet<RealKey>) {
+        let mut v = self.view();
+        let d = &mut v.daemon;
+        d.reconcile_passes += 1;
+        match report {
+            Some(r) => {
+                d.changes_applied += r.applied.len() as u64;
+                d.changes_refused += r.failed.len() as u64;
+                d.last_reconcile_error = !r.failed.is_empty();
+            }
+            None => {
+                d.reconcile_failures += 1;
+                d.last_reconcile_error = true;
+            }
+        }
+        if v.maintenance != *maintenance {
+            v.maintenance = maintenance.clone();
+        }
+    }
+}
+
+/// One scrape: the recorded view, the checks now, the kernel now.
+fn scrape_now(
+    view: &Mutex<View>,
+    observer: &Observer<RealKey>,
+    read: impl FnOnce(&[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError>,
+) -> String {
+    let (config, maintenance, transitions, daemon) = {
+        let v = view.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            v.config.clone(),
+            v.maintenance.clone(),
+            v.transitions.clone(),
+            v.daemon.clone(),
+        )
+    };
+    let Some(config) = config else {
+        return String::new();
+    };
+    let keys: Vec<ServiceKey> = config.virtuals.iter().map(|v| v.key).collect();
+    let kernel = read(&keys).map_err(|e| {
+        tracing::warn!(error = %e, "metrics: cannot read the IPVS counters");
+        e.to_string()
+    });
+    let checks = observer.with_durations();
+    scrape::render(&build(
+        &config,
+        &checks,
+        &maintenance,
+        &transitions,
+        daemon,
+        kernel,
+    ))
+}
+
+/// Reads the counters of `owned` services (and their destinations) on a
+/// socket of its own.
+fn read_kernel(owned: &[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError> {
+    let mut client = Client::connect()?;
+    let mut out = BTreeMap::new();
+    for (key, _, stats) in client.services()? {
+        if owned.contains(&key) {
+            let dests = client.dests(&key)?;
+            out.insert(key, (stats, dests));
+        }
+    }
+    Ok(out)
+}
+
+/// Puts a scrape together (pure).
+pub fn build(
+    config: &Config,
+    checks: &BTreeMap<RealKey, (Status, Histogram)>,
+    maintenance: &BTreeSet<RealKey>,
+    transitions: &BTreeMap<RealKey, BTreeMap<(Health, Health), u64>>,
+    daemon: scrape::Daemon,
+    kernel: Result<BTreeMap<ServiceKey, KernelService>, String>,
+) -> Scrape {
+    let mut reals = Vec::new();
+    for v in &config.virtuals {
+        let in_kernel = kernel.as_ref().ok().and_then(|k| k.get(&v.key));
+        for r in &v.reals {
+            let key = RealKey {
+                service: v.key,
+                real: r.addr,
+            };
+            let addr = dest_addr(&v.key, r.addr, r.forward);
+            let check = checks.get(&key);
+            reals.push(scrape::Real {
+                virtual_: v.key.to_string(),
+                real: r.addr.to_string(),
+                health: check.map_or(Health::Unknown, |(s, _)| s.health),
+                maintenance: maintenance.contains(&key),
+                configured_weight: r.weight,
+                kernel_weight: in_kernel
+                    .and_then(|(_, dests)| dests.iter().find(|(a, _, _)| *a == addr))
+                    .map(|(_, d, _)| d.weight),
+                transitions: transitions
+                    .get(&key)
+                    .map(|t| t.iter().map(|(k, n)| (*k, *n)).collect())
+                    .unwrap_or_default(),
+                probe_durations: check.map(|(_, h)| h.clone()).unwrap_or_default(),
+            });
+        }
+    }
+    let kernel = kernel.map(|k| {
+        let mut entries = Vec::new();
+        for v in &config.virtuals {
+            let Some((stats, dests)) = k.get(&v.key) else {
+                continue;
+            };
+            let service = v.key.to_string();
+            entries.push(KernelEntry {
+                virtual_: service.clone(),
+                real: None,
+                stats: *stats,
+                conns_now: None,
+            });
+            for (addr, _, c) in dests {
+                entries.push(KernelEntry {
+                    virtual_: service.clone(),
+                    real: Some(addr.to_string()),
+                    stats: c.stats,
+                    conns_now: Some((c.active_conns, c.inact_conns)),
+                });
+            }
+        }
+        entries
+    });
+    Scrape {
+        reals,
+        daemon,
+        kernel,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Engine, Prober};
+    use crate::ipvs::{Forward, Protocol};
+
+    fn config(text: &str) -> Config {
+        crate::config::test_config(text)
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_follows_the_configuration_and_survives_a_bad_address() {
+        let (engine, _events) = Engine::<RealKey, _>::new(Prober::new());
+        let mut m = Metrics::new(engine.observer());
+        let mut c = config("virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n");
+        m.configure(&c).expect("off");
+        assert_eq!(m.local_addr(), None);
+
+        c.global.metrics = Some("127.0.0.1:0".parse().unwrap());
+        m.configure(&c).expect("bind");
+        let first = m.local_addr().expect("listening");
+        assert!(std::net::TcpStream::connect(first).is_ok());
+
+        // Another address that is taken: the old endpoint keeps serving.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        c.global.metrics = Some(taken.local_addr().unwrap());
+        m.configure(&c)
+            .expect("a reload never fails on the endpoint");
+        assert_eq!(m.local_addr(), Some(first));
+        assert!(std::net::TcpStream::connect(first).is_ok());
+
+        // A free one: moved.
+        drop(taken);
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let free_addr = free.local_addr().unwrap();
+        drop(free);
+        c.global.metrics = Some(free_addr);
+        m.configure(&c).expect("move");
+        assert_eq!(m.local_addr(), Some(free_addr));
+
+        c.global.metrics = None;
+        m.configure(&c).expect("off again");
+        assert_eq!(m.local_addr(), None);
+    }
+
+    #[test]
+    fn kernel_weights_are_found_at_the_kernel_address_of_each_real() {
+        // Gate: the kernel's destination carries the virtual's port.
+        let c = config(
+            "virtual=10.0.0.1:80\n\treal=10.0.1.1 gate 2\n\treal=10.0.1.2 gate\n\
+             virtual=10.0.0.2:80\n\treal=10.0.1.3:8080 masq\n",
+        );
+        let svc = ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1:80".parse().unwrap(),
+        };
+        let counters = DestCounters {
+            active_conns: 1,
+            inact_conns: 2,
+            persist_conns: 0,
+            stats: Stats {
+                conns: 3,
+                ..Stats::default()
+            },
+        };
+        let dest = |a: &str| (a.parse().unwrap(), Dest::new(Forward::Route, 2), counters);
+        let kernel = BTreeMap::from([(
+            svc,
+            (
+                Stats {
+                    conns: 3,
+                    ..Stats::default()
+                },
+                vec![dest("10.0.1.1:80")],
+            ),
+        )]);
+        let s = build(
+            &c,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            &BTreeMap::new(),
+            scrape::Daemon::default(),
+            Ok(kernel),
+        );
+        let weights: Vec<_> = s
+            .reals
+            .iter()
+            .map(|r| (r.virtual_.as_str(), r.real.as_str(), r.kernel_weight))
+            .collect();
+        assert_eq!(
+            weights,
+            vec![
+                ("tcp 10.0.0.1:80", "10.0.1.1:0", Some(2)),
+                ("tcp 10.0.0.1:80", "10.0.1.2:0", None),
+                ("tcp 10.0.0.2:80", "10.0.1.3:8080", None),
+            ]
+        );
+        assert!(s.reals.iter().all(|r| r.health == Health::Unknown));
+        let k = s.kernel.expect("read");
+        assert_eq!(k.len(), 2, "the service and its one destination: {k:?}");
+        assert_eq!(k[1].real.as_deref(), Some("10.0.1.1:80"));
+        assert_eq!(k[1].conns_now, Some((1, 2)));
+    }
+}
