@@ -9,12 +9,13 @@
 //! [`Engine::apply`] takes the whole desired set and diffs it against what
 //! runs: unchanged groups keep running with their state, groups no longer
 //! wanted are aborted, new ones start staggered over their interval. Events
-//! go out on transitions only; [`Engine::snapshot`] reads every state.
+//! go out on transitions only; [`Engine::snapshot`] reads every state, and a
+//! [`ResultHook`] set with [`Engine::observe`] sees every probe result.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -30,6 +31,10 @@ use crate::metrics::Histogram;
 /// What the engine needs of the director's keys.
 pub trait Key: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static {}
 impl<T: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static> Key for T {}
+
+/// Sees every probe result of every key (not only transitions), after the
+/// engine has recorded it; it runs on the check's task, so it must be quick.
+pub type ResultHook<K> = Arc<dyn Fn(&K, &Outcome) + Send + Sync>;
 
 /// A transition of one key's health.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +83,7 @@ struct Entry {
 pub(crate) struct Shared<K> {
     table: Mutex<HashMap<K, Entry>>,
     events: mpsc::UnboundedSender<HealthEvent<K>>,
+    hook: RwLock<Option<ResultHook<K>>>,
 }
 
 impl<K: Key> Shared<K> {
@@ -100,12 +106,21 @@ impl<K: Key> Shared<K> {
         took: Duration,
     ) {
         let reason = outcome.to_string();
+        let hook = self
+            .hook
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let mut observed = Vec::new();
         let mut table = self.lock();
         for sub in subscribers.iter_mut() {
             let Some(entry) = table.get_mut(&sub.key).filter(|e| e.group == Some(group)) else {
                 continue;
             };
             entry.durations.observe(took);
+            if hook.is_some() {
+                observed.push(sub.key.clone());
+            }
             let from = sub.hysteresis.health();
             let changed = sub.hysteresis.observe(outcome.is_up());
             entry.status = Status {
@@ -124,6 +139,12 @@ impl<K: Key> Shared<K> {
                     to,
                     reason: reason.clone(),
                 });
+            }
+        }
+        drop(table);
+        if let Some(hook) = hook {
+            for key in &observed {
+                hook(key, outcome);
             }
         }
     }
@@ -189,6 +210,7 @@ impl<K: Key, C: Checker> Engine<K, C> {
         let shared = Arc::new(Shared {
             table: Mutex::new(HashMap::new()),
             events,
+            hook: RwLock::new(None),
         });
         let engine = Engine {
             checker: Arc::new(checker),
@@ -322,6 +344,15 @@ impl<K: Key, C: Checker> Engine<K, C> {
                 },
             );
         }
+    }
+
+    /// Calls `hook` with every probe result from now on (`None`: stop).
+    pub fn observe(&self, hook: Option<ResultHook<K>>) {
+        *self
+            .shared
+            .hook
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = hook;
     }
 
     /// The current state of every key.

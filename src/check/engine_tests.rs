@@ -352,3 +352,26 @@ fn distinct_probes_are_distinct_groups() {
     *groups.entry(probe(1, CheckKind::Ping)).or_default() += 1;
     assert_eq!(groups.len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_observer_sees_every_result_not_only_transitions() {
+    // up, up, down, down, up: two transitions but five results per key.
+    let script = Scripted::new(|_, n| instant(!(2..=3).contains(&n)));
+    let (mut engine, mut rx) = Engine::new(script.clone());
+    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    engine.observe(Some(Arc::new(move |k: &String, o: &Outcome| {
+        sink.lock().unwrap().push((k.clone(), o.is_up()));
+    })));
+    engine.apply([spec("a", 1, 1)]);
+    assert_eq!(next(&mut rx).await, ev("a", Unknown, Up));
+    assert_eq!(next(&mut rx).await, ev("a", Up, Down));
+    assert_eq!(next(&mut rx).await, ev("a", Down, Up));
+    let got: Vec<bool> = seen.lock().unwrap().iter().map(|(_, up)| *up).collect();
+    assert_eq!(got, [true, true, false, false, true]);
+    // Health is what the engine says, observer or not.
+    assert_eq!(engine.snapshot()["a"].health, Up);
+    engine.observe(None);
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert_eq!(seen.lock().unwrap().len(), 5, "no calls once removed");
+}

@@ -53,16 +53,30 @@ pub enum Command {
     Undrain(daemon_cmds::DrainArgs),
 }
 
-/// Logs go to stderr: the terminal, the journal under systemd, or the
-/// log file `start` points the daemon's stderr at. `LVSD_LOG` filters.
+/// Logs go to stderr: the terminal, or the journal under systemd; the
+/// daemon also copies them to its `logfile=` (see `daemon::logging`).
+/// `LVSD_LOG` filters both.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LVSD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("LVSD_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let (copy, handle) = crate::daemon::logging::layer();
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .try_init();
+        .with_filter(filter());
+    if tracing_subscriber::registry()
+        .with(stderr)
+        .with(copy.with_filter(filter()))
+        .try_init()
+        .is_ok()
+    {
+        crate::daemon::logging::install(handle);
+    }
 }
 
 pub fn main() -> ExitCode {

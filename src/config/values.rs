@@ -156,12 +156,22 @@ pub fn schedflags(s: &str) -> Result<String, String> {
         .ok_or_else(|| "invalid sched-flags".into())
 }
 
-/// `smtp`: a host-like prefix (`/(^([0-9A-Za-z._+-]+))/`).
+/// `smtp`: a host-like prefix (`/(^([0-9A-Za-z._+-]+))/`), as ldirectord
+/// reads it, plus an optional `:PORT` that lvsd honours (ldirectord drops it
+/// and always uses 25).
 pub fn smtp(s: &str) -> Result<String, String> {
-    HOSTLIKE
+    let host = HOSTLIKE
         .find(s)
         .map(|m| m.as_str().to_string())
-        .ok_or_else(|| "invalid SMTP server address".into())
+        .ok_or_else(|| "invalid SMTP server address".to_string())?;
+    let port = s[host.len()..]
+        .strip_prefix(':')
+        .map(|p| p.split(|c: char| !c.is_ascii_digit()).next().unwrap_or(""))
+        .filter(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    Ok(match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
 }
 
 /// `emailalert`: enclosing quotes are stripped; it must not be empty.
@@ -307,6 +317,15 @@ mod tests {
         assert_eq!(checktype("3"), Ok(CheckType::Combined(3)));
         assert_eq!(checktype("on # x"), Ok(CheckType::On));
         assert!(checktype("bogus").is_err());
+    }
+
+    #[test]
+    fn smtp_keeps_a_port_and_drops_the_rest() {
+        assert_eq!(smtp("mx.example").as_deref(), Ok("mx.example"));
+        assert_eq!(smtp("127.0.0.1:2525").as_deref(), Ok("127.0.0.1:2525"));
+        assert_eq!(smtp("mx:0").as_deref(), Ok("mx"));
+        assert_eq!(smtp("mx junk").as_deref(), Ok("mx"));
+        assert!(smtp(":25").is_err());
     }
 
     #[test]

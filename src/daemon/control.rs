@@ -79,6 +79,7 @@ impl Instance {
             state_dir: self.state_dir.clone(),
             pidfile: write_pid.then(|| self.pidfile.clone()),
             resync: Duration::from_secs(10),
+            debug: false,
         }
     }
 
@@ -145,8 +146,11 @@ fn start(inst: &Instance, debug: bool) -> u8 {
         return EXIT_OK;
     }
     if debug || config.global.supervised {
-        // ldirectord -d / supervised=yes: stay in the foreground.
-        return match run::run(inst.run_options(true)) {
+        // ldirectord -d / supervised=yes: stay in the foreground (logging
+        // to stderr only, or `[time] msg` on stdout).
+        let mut opts = inst.run_options(true);
+        opts.debug = debug;
+        return match run::run(opts) {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("{}: {e}", inst.prog());
@@ -167,22 +171,19 @@ fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
             return EXIT_FAIL;
         }
     };
-    let stderr = match log {
-        LogTarget::File(path) => match std::fs::OpenOptions::new()
+    // The daemon appends to its `logfile=` itself, a line at a time (so
+    // rotation works). As ldirectord, refuse to start with a file that
+    // cannot be opened at all; later failures do not stop the daemon.
+    if let LogTarget::File(path) = log {
+        if let Err(e) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
         {
-            Ok(f) => Stdio::from(f),
-            Err(e) => {
-                eprintln!("{}: cannot open {}: {e}", inst.prog(), path.display());
-                return EXIT_FAIL;
-            }
-        },
-        // A syslog facility: the daemon's own log lines go nowhere here;
-        // run lvsd under systemd (journald) to keep them.
-        LogTarget::Syslog(_) => Stdio::null(),
-    };
+            eprintln!("{}: cannot open {}: {e}", inst.prog(), path.display());
+            return EXIT_FAIL;
+        }
+    }
     let mut cmd = Command::new(exe);
     cmd.arg("run")
         .arg("--name")
@@ -192,7 +193,7 @@ fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
         .arg(&inst.config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(stderr)
+        .stderr(Stdio::null())
         .process_group(0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,

@@ -7,11 +7,17 @@
 //! - [`hooks`]: `fallbackcommand` and `callback`; [`metrics`]: what the
 //!   metrics endpoint serves.
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
+//! - [`logging`]: `logfile=` and `supervised=`; [`monitor`]: `monitorfile=`;
+//!   [`alerts`] and [`mailer`]: `emailalert*` and `smtp=`.
 
+pub mod alerts;
 pub mod control;
 pub mod hooks;
+pub mod logging;
+pub mod mailer;
 pub mod maintenance;
 pub mod metrics;
+pub mod monitor;
 pub mod notify;
 pub mod pidfile;
 pub mod run;

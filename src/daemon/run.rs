@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -17,7 +18,7 @@ use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
 use tracing::{error, info, warn};
 
 use crate::check::engine::{HealthEvent, Status};
-use crate::check::{Engine, Health, Prober};
+use crate::check::{Engine, Health, Outcome, Prober};
 use crate::config::{self, Config, Diagnostic, Severity};
 use crate::director::checks::{specs, SpecError};
 use crate::director::desired::{Knowledge, RealKey};
@@ -26,9 +27,13 @@ use crate::director::reconcile::{Director, Report};
 use crate::ipvs::table::ServiceKey;
 use crate::ipvs::{Client, IpvsError};
 
+use super::alerts::{Alerts, Phase};
 use super::hooks;
+use super::logging::{self, Sink};
+use super::mailer::Mailer;
 use super::maintenance::Maintenance;
 use super::metrics::Metrics;
+use super::monitor::MonitorFiles;
 use super::notify;
 use super::pidfile::PidFile;
 use super::status;
@@ -47,6 +52,8 @@ pub struct RunOptions {
     pub pidfile: Option<PidFile>,
     /// How often the whole table is read again to repair drift.
     pub resync: Duration,
+    /// ldirectord's `-d`: log to stderr only, not to `logfile=`.
+    pub debug: bool,
 }
 
 impl RunOptions {
@@ -85,6 +92,22 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError
 /// `FILE:LINE: message`. `None` when it has errors.
 pub fn load_config(path: &Path) -> Option<Config> {
     let loaded = config::load(path);
+    log_diagnostics(&loaded.diagnostics);
+    if loaded.has_errors() {
+        None
+    } else {
+        Some(loaded.config)
+    }
+}
+
+/// [`load_config`] for the daemon: a valid file also points the log copy
+/// at its `logfile=` (or stdout when supervised) before its warnings are
+/// logged, so they land there too.
+fn load_daemon_config(path: &Path, debug: bool) -> Option<Config> {
+    let loaded = config::load(path);
+    if !loaded.has_errors() {
+        logging::configure(Sink::for_config(&loaded.config.global, debug));
+    }
     log_diagnostics(&loaded.diagnostics);
     if loaded.has_errors() {
         None
@@ -143,6 +166,11 @@ struct State {
     /// Reals this director has seen in the kernel or put there.
     placed: BTreeSet<RealKey>,
     watch: FileWatch,
+    monitor: Arc<MonitorFiles>,
+    alerts: Alerts,
+    mailer: Mailer,
+    /// For `emailalertstatus` and the alert mails.
+    phase: Phase,
     metrics: Metrics,
 }
 
@@ -193,8 +221,18 @@ impl State {
     }
 
     /// Bookkeeping after a pass (the pass itself logged every change and
-    /// every refusal).
+    /// every refusal), and the alert mails for its changes.
     fn after_pass(&mut self, report: &Report) {
+        let mails = self.alerts.changes(
+            self.director.config(),
+            &report.applied,
+            self.phase,
+            std::time::Instant::now(),
+            &self.mailer.host,
+        );
+        for m in mails {
+            self.mailer.send(m);
+        }
         let table = self.director.table();
         for v in &self.director.config().virtuals {
             if let Some(e) = table.services.get(&v.key) {
@@ -233,6 +271,19 @@ impl State {
         }
     }
 
+    /// Sends the reminders due for reals that stay out (`emailalertfreq`).
+    fn remind(&mut self) {
+        let mails = self.alerts.due(
+            self.director.config(),
+            self.phase,
+            std::time::Instant::now(),
+            &self.mailer.host,
+        );
+        for m in mails {
+            self.mailer.send(m);
+        }
+    }
+
     /// Rescans the maintenance directory; true if the set changed.
     fn rescan_maintenance(&mut self) -> bool {
         let now = self.maintenance.scan(self.director.config());
@@ -253,13 +304,16 @@ impl State {
     /// Reload: parse and validate fully, then swap. A bad file changes
     /// nothing; health of unchanged checks is kept by the engine.
     fn reload(&mut self) {
+        self.phase = Phase::Reloading;
         notify::reloading();
         info!(config = %self.opts.config.display(), "reloading");
-        let outcome = match load_config(&self.opts.config) {
+        let outcome = match load_daemon_config(&self.opts.config, self.opts.debug) {
             None => Err("the configuration has errors; keeping the running one".to_string()),
             Some(config) => match specs(&config) {
                 Err(e) => Err(format!("{e}; keeping the running configuration")),
                 Ok(specs) => {
+                    self.monitor.set_config(&config);
+                    observe(&self.engine, &self.monitor);
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
@@ -273,6 +327,7 @@ impl State {
             },
         };
         self.watch.refresh();
+        self.phase = Phase::Running;
         self.metrics.reload(outcome.is_ok());
         match outcome {
             Ok(()) => {
@@ -288,8 +343,8 @@ impl State {
 }
 
 async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
-    let config =
-        load_config(&opts.config).ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
+    let config = load_daemon_config(&opts.config, opts.debug)
+        .ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
     let check_specs = specs(&config)?;
     let client = tokio::task::block_in_place(Client::connect)?;
     std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
@@ -302,6 +357,8 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         warn!(%line, "ignoring an unreadable line of the ownership record");
     }
     let (mut engine, mut events) = Engine::new(Prober::new());
+    let monitor = MonitorFiles::new(&config);
+    observe(&engine, &monitor);
     let mut metrics = Metrics::new(engine.observer());
     if let Some(addr) = config.global.metrics {
         // Before the first pass: a daemon that cannot serve what was asked
@@ -322,6 +379,10 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         in_maintenance: BTreeSet::new(),
         placed: BTreeSet::new(),
         watch,
+        monitor,
+        alerts: Alerts::default(),
+        mailer: Mailer::default(),
+        phase: Phase::Starting,
         metrics,
     };
     st.rescan_maintenance();
@@ -337,19 +398,37 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
             .map_err(io_err(format!("cannot write {}", p.path.display())))?;
     }
     let n = st.config().virtuals.len();
+    st.phase = Phase::Running;
     info!(virtuals = n, "table programmed; running");
     notify::ready(&format!("{n} virtual services programmed"));
 
     let result = serve(&mut st, &mut events).await;
 
+    st.phase = Phase::Stopping;
     notify::stopping();
     info!("stopping");
     st.engine.shutdown().await;
+    let before = st.director.table().clone();
     let cleanstop = tokio::task::block_in_place(|| st.director.clean_stop());
     match cleanstop {
         Ok(failed) => {
-            for (change, why) in failed {
+            for (change, why) in &failed {
                 error!(%change, error = %why, "cleanstop: the kernel refused");
+            }
+            let removed: Vec<ServiceKey> = st
+                .director
+                .config()
+                .virtuals
+                .iter()
+                .filter(|v| v.cleanstop && before.services.contains_key(&v.key))
+                .filter(|v| !failed.iter().any(|(c, _)| *c.service() == v.key))
+                .map(|v| v.key)
+                .collect();
+            let mails = st
+                .alerts
+                .purged(st.director.config(), &before, &removed, &st.mailer.host);
+            for m in mails {
+                st.mailer.send(m);
             }
         }
         Err(e) => error!(error = %e, "cleanstop: cannot read the table"),
@@ -362,6 +441,8 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
             }
         }
     }
+    // Alerts still on their way (each bounded by the mailer's timeout).
+    st.mailer.flush().await;
     let _ = std::fs::remove_file(st.opts.status_path());
     if let Some(p) = &st.opts.pidfile {
         p.remove_if_ours(std::process::id());
@@ -437,6 +518,7 @@ async fn serve(
             _ = int.recv() => return Ok(()),
             _ = resync.tick() => st.reconcile(),
             _ = tick.tick() => {
+                st.remind();
                 if st.rescan_maintenance() {
                     st.reconcile();
                 }
@@ -449,6 +531,19 @@ async fn serve(
             }
             _ = watchdog.tick() => notify::watchdog(),
         }
+    }
+}
+
+/// Feeds every probe result to the monitor files, only while some virtual
+/// has one (the observer costs a lookup per result).
+fn observe(engine: &Engine<RealKey, Prober>, monitor: &Arc<MonitorFiles>) {
+    if monitor.is_empty() {
+        engine.observe(None);
+    } else {
+        let m = Arc::clone(monitor);
+        engine.observe(Some(Arc::new(move |key: &RealKey, outcome: &Outcome| {
+            m.record(key, outcome)
+        })));
     }
 }
 

@@ -1,0 +1,381 @@
+//! ldirectord's `logfile=` and `supervised=`: a tracing layer that copies
+//! every log line to the configured target, beside stderr (the journal).
+//!
+//! - a path: the line is appended, the file opened and closed per line as
+//!   ldirectord does, so logrotate can move it away at any time;
+//! - a facility name (`local0`, `daemon`...): RFC 3164 datagrams to the
+//!   local syslog socket, the severity from the tracing level;
+//! - `supervised=yes`: `[time] message` on stdout (daemontools' way).
+//!
+//! A target that fails never stops the director: the first failure is said
+//! once on stderr, and the next success is said once too.
+
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+use crate::config::model::{Global, LogTarget};
+
+/// The local syslog socket.
+pub const DEV_LOG: &str = "/dev/log";
+
+/// Where the copy of each log line goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sink {
+    File(PathBuf),
+    Syslog {
+        /// The facility code (RFC 3164: local0 = 16).
+        facility: u8,
+        /// The program name in each message (`lvsd`, or `ldirectord`).
+        ident: String,
+        socket: PathBuf,
+    },
+    Stdout,
+}
+
+impl Sink {
+    /// The sink a configuration asks for; `None` under `-d` (stderr only,
+    /// as ldirectord -d). An unknown facility name falls back to `daemon`.
+    pub fn for_config(global: &Global, debug: bool) -> Option<Sink> {
+        if debug {
+            return None;
+        }
+        if global.supervised {
+            return Some(Sink::Stdout);
+        }
+        Some(match &global.logfile {
+            LogTarget::File(p) => Sink::File(p.clone()),
+            LogTarget::Syslog(name) => Sink::Syslog {
+                facility: facility(name).unwrap_or_else(|| {
+                    eprintln!("lvsd: unknown syslog facility {name:?}; using daemon");
+                    3
+                }),
+                ident: ident(),
+                socket: PathBuf::from(DEV_LOG),
+            },
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Sink::File(p) => p.display().to_string(),
+            Sink::Syslog { socket, .. } => format!("syslog ({})", socket.display()),
+            Sink::Stdout => "stdout".into(),
+        }
+    }
+}
+
+/// The facility code of a syslog facility name.
+pub fn facility(name: &str) -> Option<u8> {
+    let code = match name.to_ascii_lowercase().as_str() {
+        "kern" => 0,
+        "user" => 1,
+        "mail" => 2,
+        "daemon" => 3,
+        "auth" | "security" => 4,
+        "syslog" => 5,
+        "lpr" => 6,
+        "news" => 7,
+        "uucp" => 8,
+        "cron" => 9,
+        "authpriv" => 10,
+        "ftp" => 11,
+        other => {
+            let n: u8 = other.strip_prefix("local")?.parse().ok()?;
+            if n > 7 {
+                return None;
+            }
+            16 + n
+        }
+    };
+    Some(code)
+}
+
+/// The syslog severity of a tracing level.
+pub fn severity(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// The name lvsd runs as: `ldirectord` when installed under that name.
+fn ident() -> String {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
+        Some("ldirectord") => "ldirectord".into(),
+        _ => "lvsd".into(),
+    }
+}
+
+/// One event's text: the message, then `name=value` fields as tracing's
+/// own formatter writes them.
+#[derive(Default)]
+struct Text {
+    message: String,
+    fields: String,
+}
+
+impl Visit for Text {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+}
+
+/// The file line: the same layout as lvsd's stderr lines.
+pub fn file_line(
+    utc: &chrono::DateTime<chrono::Utc>,
+    level: &Level,
+    target: &str,
+    text: &str,
+) -> String {
+    format!(
+        "{} {level:>5} {target}: {text}\n",
+        utc.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+}
+
+/// An RFC 3164 message: `<PRI>Mmm dd hh:mm:ss ident[pid]: text`.
+pub fn syslog_line(
+    local: &chrono::DateTime<chrono::Local>,
+    facility: u8,
+    level: &Level,
+    ident: &str,
+    pid: u32,
+    text: &str,
+) -> String {
+    let pri = u32::from(facility) * 8 + u32::from(severity(level));
+    format!(
+        "<{pri}>{} {ident}[{pid}]: {text}",
+        local.format("%b %e %H:%M:%S")
+    )
+}
+
+/// ldirectord's supervised line: `[Sun Nov 22 05:30:35 2026] text`.
+pub fn stdout_line(local: &chrono::DateTime<chrono::Local>, text: &str) -> String {
+    format!("[{}] {text}\n", ctime(local))
+}
+
+/// Perl's scalar `localtime()`, which ldirectord puts in its lines.
+pub fn ctime(local: &chrono::DateTime<chrono::Local>) -> String {
+    local.format("%a %b %e %H:%M:%S %Y").to_string()
+}
+
+#[derive(Default)]
+struct State {
+    sink: Option<Sink>,
+    socket: Option<UnixDatagram>,
+    /// The current target has failed and said so; quiet until it works.
+    failing: bool,
+}
+
+impl State {
+    fn write(&mut self, level: &Level, target: &str, text: &str) {
+        let Some(sink) = &self.sink else { return };
+        let result = match sink {
+            Sink::File(path) => append(path, &file_line(&chrono::Utc::now(), level, target, text)),
+            Sink::Stdout => {
+                let line = stdout_line(&chrono::Local::now(), text);
+                let mut out = std::io::stdout().lock();
+                out.write_all(line.as_bytes()).and_then(|()| out.flush())
+            }
+            Sink::Syslog {
+                facility,
+                ident,
+                socket,
+            } => {
+                let line = syslog_line(
+                    &chrono::Local::now(),
+                    *facility,
+                    level,
+                    ident,
+                    std::process::id(),
+                    text,
+                );
+                send_syslog(&mut self.socket, socket, line.as_bytes())
+            }
+        };
+        match result {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                eprintln!("lvsd: logging to {} works again", sink.describe());
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                eprintln!(
+                    "lvsd: cannot log to {}: {e}; logging to stderr only until it works",
+                    sink.describe()
+                );
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Opened and closed per line, so a rotated file is left alone at once.
+fn append(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(line.as_bytes())
+}
+
+/// Sends one datagram; a failed send drops the socket so that the next line
+/// tries a fresh one (syslogd restarted).
+fn send_syslog(cached: &mut Option<UnixDatagram>, path: &Path, msg: &[u8]) -> std::io::Result<()> {
+    let sock = match cached {
+        Some(s) => s,
+        None => cached.insert(UnixDatagram::unbound()?),
+    };
+    match sock.send_to(msg, path) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            *cached = None;
+            Err(e)
+        }
+    }
+}
+
+/// Switches the target of a [`SinkLayer`].
+#[derive(Clone, Default)]
+pub struct Handle {
+    state: Arc<Mutex<State>>,
+}
+
+impl Handle {
+    /// Sets the target; the same target keeps its state (no second warning).
+    pub fn set(&self, sink: Option<Sink>) {
+        let mut st = self.lock();
+        if st.sink != sink {
+            *st = State {
+                sink,
+                socket: None,
+                failing: false,
+            };
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while logging leaves plain data; keep logging.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The tracing layer; filter it as the stderr layer is.
+pub struct SinkLayer {
+    handle: Handle,
+}
+
+/// A layer and the handle that points it somewhere (nowhere at first).
+pub fn layer() -> (SinkLayer, Handle) {
+    let handle = Handle::default();
+    (
+        SinkLayer {
+            handle: handle.clone(),
+        },
+        handle,
+    )
+}
+
+impl<S: Subscriber> Layer<S> for SinkLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut st = self.handle.lock();
+        if st.sink.is_none() {
+            return;
+        }
+        let mut text = Text::default();
+        event.record(&mut text);
+        let meta = event.metadata();
+        st.write(
+            meta.level(),
+            meta.target(),
+            &format!("{}{}", text.message, text.fields),
+        );
+    }
+}
+
+static GLOBAL: OnceLock<Handle> = OnceLock::new();
+
+/// Makes `handle` the one [`configure`] acts on (the process's subscriber).
+pub fn install(handle: Handle) {
+    let _ = GLOBAL.set(handle);
+}
+
+/// Points the process's log copy at `sink` (start-up and reload).
+pub fn configure(sink: Option<Sink>) {
+    if let Some(h) = GLOBAL.get() {
+        h.set(sink);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn facilities_and_severities() {
+        assert_eq!(facility("local0"), Some(16));
+        assert_eq!(facility("LOCAL7"), Some(23));
+        assert_eq!(facility("daemon"), Some(3));
+        assert_eq!(facility("local8"), None);
+        assert_eq!(facility("bogus"), None);
+        assert_eq!(severity(&Level::ERROR), 3);
+        assert_eq!(severity(&Level::WARN), 4);
+        assert_eq!(severity(&Level::INFO), 6);
+        assert_eq!(severity(&Level::DEBUG), 7);
+    }
+
+    #[test]
+    fn line_formats() {
+        let local = chrono::Local
+            .with_ymd_and_hms(2026, 11, 2, 5, 3, 9)
+            .single()
+            .expect("a plain local time");
+        assert_eq!(ctime(&local), "Mon Nov  2 05:03:09 2026");
+        assert_eq!(stdout_line(&local, "hi"), "[Mon Nov  2 05:03:09 2026] hi\n");
+        assert_eq!(
+            syslog_line(&local, 16, &Level::WARN, "lvsd", 42, "x y=1"),
+            "<132>Nov  2 05:03:09 lvsd[42]: x y=1"
+        );
+        let utc = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 22, 4, 11, 29)
+            .single()
+            .expect("utc");
+        assert_eq!(
+            file_line(&utc, &Level::INFO, "lvsd::daemon::run", "m k=v"),
+            "2026-11-22T04:11:29.000000Z  INFO lvsd::daemon::run: m k=v\n"
+        );
+    }
+
+    #[test]
+    fn config_picks_the_sink() {
+        let mut g = Global::default();
+        assert_eq!(
+            Sink::for_config(&g, false),
+            Some(Sink::File(PathBuf::from("/var/log/ldirectord.log")))
+        );
+        assert_eq!(Sink::for_config(&g, true), None);
+        g.logfile = LogTarget::Syslog("local3".into());
+        assert!(matches!(
+            Sink::for_config(&g, false),
+            Some(Sink::Syslog { facility: 19, .. })
+        ));
+        g.supervised = true;
+        assert_eq!(Sink::for_config(&g, false), Some(Sink::Stdout));
+    }
+}
