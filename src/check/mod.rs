@@ -108,3 +108,9 @@ impl fmt::Display for Outcome {
 pub trait Checker: Send + Sync + 'static {
     fn check(&self, probe: &Probe, method: Method<'_>) -> impl Future<Output = Outcome> + Send;
 }
+
+/// The plain HTTP answer parser on arbitrary bytes, for `fuzz/` only.
+#[doc(hidden)]
+pub fn fuzz_http_answer(bytes: &[u8]) {
+    http_plain::parse_any(bytes);
+}
