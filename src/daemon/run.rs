@@ -196,7 +196,9 @@ impl State {
     }
 
     /// One reconcile pass with everything known now; logs and runs hooks.
-    fn reconcile(&mut self) {
+    /// Returns how many changes the kernel was asked to make (`None`: the
+    /// pass failed).
+    fn reconcile(&mut self) -> Option<usize> {
         let health = self.engine.snapshot();
         let know = Know {
             health: &health,
@@ -205,19 +207,22 @@ impl State {
         };
         let director = &mut self.director;
         let result = tokio::task::block_in_place(|| director.reconcile(&know));
-        match result {
+        let changes = match result {
             Ok(report) => {
                 self.metrics.pass(Some(&report), &self.in_maintenance);
                 self.after_pass(&report);
+                Some(report.applied.len() + report.failed.len())
             }
             // The kernel could not be read or written at all: keep the last
             // good state and try again on the next event or resync.
             Err(e) => {
                 self.metrics.pass(None, &self.in_maintenance);
                 error!(error = %e, "reconcile failed; will retry");
+                None
             }
-        }
+        };
         self.write_status(&health);
+        changes
     }
 
     /// Bookkeeping after a pass (the pass itself logged every change and
@@ -304,6 +309,7 @@ impl State {
     /// Reload: parse and validate fully, then swap. A bad file changes
     /// nothing; health of unchanged checks is kept by the engine.
     fn reload(&mut self) {
+        let started = std::time::Instant::now();
         self.phase = Phase::Reloading;
         notify::reloading();
         info!(config = %self.opts.config.display(), "reloading");
@@ -321,8 +327,7 @@ impl State {
                         error!(error = %e, "cannot bind the metrics endpoint");
                     }
                     self.rescan_maintenance();
-                    self.reconcile();
-                    Ok(())
+                    Ok(self.reconcile())
                 }
             },
         };
@@ -330,8 +335,14 @@ impl State {
         self.phase = Phase::Running;
         self.metrics.reload(outcome.is_ok());
         match outcome {
-            Ok(()) => {
-                info!("reload done");
+            Ok(changes) => {
+                // Timed from the signal's handling to the kernel's last ACK
+                // (or the dump that found nothing to change).
+                let ms = started.elapsed().as_millis();
+                match changes {
+                    Some(n) => info!("reload done in {ms} ms, {n} changes"),
+                    None => info!("reload done in {ms} ms; the table is not in line yet"),
+                }
                 notify::ready("reloaded");
             }
             Err(why) => {
@@ -516,7 +527,9 @@ async fn serve(
             _ = hup.recv() => st.reload(),
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
-            _ = resync.tick() => st.reconcile(),
+            _ = resync.tick() => {
+                st.reconcile();
+            }
             _ = tick.tick() => {
                 st.remind();
                 if st.rescan_maintenance() {
