@@ -198,7 +198,18 @@ impl State {
     /// One reconcile pass with everything known now; logs and runs hooks.
     /// Returns how many changes the kernel was asked to make (`None`: the
     /// pass failed).
+    /// A full pass (reads the whole table): start-up and resync.
     fn reconcile(&mut self) -> Option<usize> {
+        self.pass(true)
+    }
+
+    /// A pass from the table the last pass left (see
+    /// [`Director::update`]): health events, maintenance, reload.
+    fn update(&mut self) -> Option<usize> {
+        self.pass(false)
+    }
+
+    fn pass(&mut self, full: bool) -> Option<usize> {
         let health = self.engine.snapshot();
         let know = Know {
             health: &health,
@@ -206,7 +217,13 @@ impl State {
             placed: &self.placed,
         };
         let director = &mut self.director;
-        let result = tokio::task::block_in_place(|| director.reconcile(&know));
+        let result = tokio::task::block_in_place(|| {
+            if full {
+                director.reconcile(&know)
+            } else {
+                director.update(&know)
+            }
+        });
         let changes = match result {
             Ok(report) => {
                 self.metrics.pass(Some(&report), &self.in_maintenance);
@@ -327,7 +344,7 @@ impl State {
                         error!(error = %e, "cannot bind the metrics endpoint");
                     }
                     self.rescan_maintenance();
-                    Ok(self.reconcile())
+                    Ok(self.update())
                 }
             },
         };
@@ -337,7 +354,7 @@ impl State {
         match outcome {
             Ok(changes) => {
                 // Timed from the signal's handling to the kernel's last ACK
-                // (or the dump that found nothing to change).
+                // (or to the diff that found nothing to change).
                 let ms = started.elapsed().as_millis();
                 match changes {
                     Some(n) => info!("reload done in {ms} ms, {n} changes"),
@@ -403,7 +420,7 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     // Give the first check round (started at once) a moment to report, so
     // that READY means "programmed from real health" where it can.
     first_round(&mut st, &mut events).await;
-    st.reconcile();
+    st.update();
     if let Some(p) = &st.opts.pidfile {
         p.write(std::process::id())
             .map_err(io_err(format!("cannot write {}", p.path.display())))?;
@@ -522,7 +539,7 @@ async fn serve(
                     log_event(&ev);
                     st.metrics.transition(&ev);
                 }
-                st.reconcile();
+                st.update();
             }
             _ = hup.recv() => st.reload(),
             _ = term.recv() => return Ok(()),
@@ -533,7 +550,7 @@ async fn serve(
             _ = tick.tick() => {
                 st.remind();
                 if st.rescan_maintenance() {
-                    st.reconcile();
+                    st.update();
                 }
                 st.config_file_check();
             }

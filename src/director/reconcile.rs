@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use tracing::{info, warn};
 
 use crate::config::model::Config;
-use crate::ipvs::change::Change;
+use crate::ipvs::change::{apply_to, Change};
 use crate::ipvs::error::{Errno, IpvsError};
 use crate::ipvs::kernel::Kernel;
 use crate::ipvs::table::{ServiceKey, Table};
@@ -48,6 +48,9 @@ pub struct Director<K: Kernel> {
     unserved: BTreeSet<ServiceKey>,
     /// The kernel's table as of the end of the last pass.
     last: Table,
+    /// Whether `last` is known to match the kernel (a pass succeeded since
+    /// the last error); if not, the next pass reads the table in full.
+    synced: bool,
 }
 
 impl<K: Kernel> Director<K> {
@@ -61,6 +64,7 @@ impl<K: Kernel> Director<K> {
             state_file,
             unserved: BTreeSet::new(),
             last: Table::new(),
+            synced: false,
         };
         d.own_config();
         d
@@ -103,10 +107,37 @@ impl<K: Kernel> Director<K> {
         }
     }
 
-    /// One pass: dump, desired, diff, apply.
+    /// A full pass: read the whole table, then desired, diff, apply. For
+    /// start-up and the periodic resync, which repair drift.
     pub fn reconcile(&mut self, know: &impl Knowledge) -> Result<Report, IpvsError> {
+        let result = self
+            .kernel
+            .dump()
+            .and_then(|actual| self.pass(know, actual));
+        self.synced = result.is_ok();
+        result
+    }
+
+    /// A pass from the table as the last pass left it, without reading the
+    /// kernel first: for health events, maintenance and reloads, where only
+    /// lvsd is expected to have moved its own services. A no-op costs no
+    /// netlink traffic at all, and a burst of failures at 10,000 reals does
+    /// not read 10,000 reals twice. If anything is refused (an operator got
+    /// there first, or drift made a change invalid) the table is read and
+    /// the pass goes on as a full one; drift that refuses nothing waits for
+    /// the resync.
+    pub fn update(&mut self, know: &impl Knowledge) -> Result<Report, IpvsError> {
+        if !self.synced {
+            return self.reconcile(know);
+        }
+        let actual = std::mem::take(&mut self.last);
+        let result = self.pass(know, actual);
+        self.synced = result.is_ok();
+        result
+    }
+
+    fn pass(&mut self, know: &impl Knowledge, mut actual: Table) -> Result<Report, IpvsError> {
         let mut report = Report::default();
-        let mut actual = self.kernel.dump()?;
         for attempt in 0..=RACE_RETRIES {
             let want = desired(&self.config, know, &actual);
             let changes = diff(&actual, &want, &self.owned);
@@ -115,21 +146,31 @@ impl<K: Kernel> Director<K> {
             }
             let results = self.kernel.apply_all(&changes)?;
             let mut raced = false;
+            // Whether `actual` no longer says what the kernel holds.
+            let mut unsure = false;
             for (change, result) in changes.into_iter().zip(results) {
                 match result {
                     Ok(()) => {
                         info!(%change, "applied");
+                        // The kernel took it: the same edit on our copy
+                        // keeps it exact without reading the table back.
+                        unsure |= apply_to(&mut actual, &change).is_err();
                         report.applied.push(change);
                     }
                     Err(e) if is_race(&e) && attempt < RACE_RETRIES => {
                         warn!(%change, error = %e, "table changed underneath; reading it again");
                         raced = true;
+                        unsure = true;
                     }
                     Err(e) => {
                         warn!(%change, error = %e, "change refused");
                         report.failed.push((change, e.to_string()));
+                        unsure = true;
                     }
                 }
+            }
+            if !unsure {
+                break;
             }
             actual = self.kernel.dump()?;
             if !raced {
@@ -185,6 +226,7 @@ impl<K: Kernel> Director<K> {
     /// deletions the kernel refused.
     pub fn clean_stop(&mut self) -> Result<Vec<(Change, String)>, IpvsError> {
         let mut failed = Vec::new();
+        self.synced = false;
         let actual = self.kernel.dump()?;
         let doomed: Vec<ServiceKey> = self
             .config
@@ -258,6 +300,20 @@ mod tests {
         }
         fn placed_before(&self, _: &RealKey) -> bool {
             false
+        }
+    }
+
+    /// Every real checked and failing.
+    struct AllDown;
+    impl Knowledge for AllDown {
+        fn health(&self, _: &RealKey) -> Health {
+            Health::Down
+        }
+        fn in_maintenance(&self, _: &RealKey) -> bool {
+            false
+        }
+        fn placed_before(&self, _: &RealKey) -> bool {
+            true
         }
     }
 
@@ -359,5 +415,91 @@ mod tests {
         d.set_config(config(CF));
         let r = d.reconcile(&AllUp).unwrap();
         assert_eq!(r.applied, vec![Change::DelService(tcp("10.0.0.2:80"))]);
+    }
+
+    /// Counts what reaches the kernel.
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryKernel,
+        dumps: usize,
+        writes: usize,
+    }
+
+    impl Kernel for Counting {
+        fn dump(&mut self) -> Result<Table, IpvsError> {
+            self.dumps += 1;
+            self.inner.dump()
+        }
+        fn apply(&mut self, change: &Change) -> Result<(), IpvsError> {
+            self.writes += 1;
+            self.inner.apply(change)
+        }
+    }
+
+    #[test]
+    fn an_update_with_nothing_to_do_touches_the_kernel_not_at_all() {
+        let mut d = Director::new(Counting::default(), config(CF), Owned::new(), None);
+        d.reconcile(&AllUp).unwrap();
+        let (dumps, writes) = (d.kernel().dumps, d.kernel().writes);
+        assert_eq!(dumps, 1, "a full pass that applies cleanly reads once");
+        // A no-op reload, twice.
+        d.set_config(config(CF));
+        assert!(d.update(&AllUp).unwrap().applied.is_empty());
+        assert!(d.update(&AllUp).unwrap().applied.is_empty());
+        assert_eq!((d.kernel().dumps, d.kernel().writes), (dumps, writes));
+        // A real going down (and the fallback coming in) is written, still
+        // without a read, and the copy stays exact.
+        let r = d.update(&AllDown).unwrap();
+        assert!(!r.applied.is_empty());
+        assert_eq!(d.kernel().writes, writes + r.applied.len());
+        assert_eq!(d.kernel().dumps, dumps);
+        let kernel = d.kernel().inner.dump().unwrap();
+        assert_eq!(d.table(), &kernel);
+    }
+
+    #[test]
+    fn an_update_refused_because_of_drift_reads_the_table_and_repairs() {
+        let c = config(CF);
+        let want = crate::director::plan::all_up(&c);
+        let mut d = Director::new(Counting::default(), c, Owned::new(), None);
+        d.reconcile(&AllUp).unwrap();
+        // An operator deletes lvsd's service behind its back.
+        let key = *want.services.keys().next().unwrap();
+        d.kernel().inner.apply(&Change::DelService(key)).unwrap();
+        let dumps = d.kernel().dumps;
+        // A real goes down: editing a service that is gone is refused,
+        // the table is read, and the next round puts the service back.
+        let r = d.update(&AllDown).unwrap();
+        assert!(r.failed.is_empty(), "a race, not a failure: {:?}", r.failed);
+        assert!(d.kernel().dumps > dumps, "the table was read again");
+        let kernel = d.kernel().inner.dump().unwrap();
+        assert_eq!(d.table(), &kernel);
+        assert!(kernel.services.contains_key(&key), "service restored");
+    }
+
+    #[test]
+    fn after_a_kernel_error_the_next_update_is_a_full_pass() {
+        struct Broken(bool, MemoryKernel);
+        impl Kernel for Broken {
+            fn dump(&mut self) -> Result<Table, IpvsError> {
+                if self.0 {
+                    return Err(IpvsError::FamilyMissing);
+                }
+                self.1.dump()
+            }
+            fn apply(&mut self, change: &Change) -> Result<(), IpvsError> {
+                self.1.apply(change)
+            }
+        }
+        let c = config(CF);
+        let want = crate::director::plan::all_up(&c);
+        let mut d = Director::new(Broken(true, MemoryKernel::default()), c, Owned::new(), None);
+        assert!(
+            d.update(&AllUp).is_err(),
+            "never synced: a full pass, which fails"
+        );
+        d.kernel().0 = false;
+        d.update(&AllUp).unwrap();
+        assert_eq!(d.table(), &want);
     }
 }
