@@ -47,6 +47,26 @@ fn logfile_is_appended_per_line_and_follows_rotation() {
     );
     assert_eq!(new.lines().count(), 1, "{new}");
     assert!(new.contains(" WARN alerts: second line"), "{new}");
+
+    // Removed, and truncated in place (copytruncate): the next line lands
+    // in whatever file the path names, alone.
+    logged_to(Sink::File(path.clone()), || {
+        std::fs::remove_file(&path).expect("remove");
+        tracing::info!("third line");
+        let third = std::fs::read_to_string(&path).expect("recreated");
+        assert!(
+            third.contains("third line") && third.lines().count() == 1,
+            "{third}"
+        );
+        std::fs::write(&path, "").expect("truncate");
+        tracing::info!("fourth line");
+    });
+    let fourth = std::fs::read_to_string(&path).expect("truncated file");
+    assert!(
+        fourth.starts_with("20") && fourth.contains("fourth line"),
+        "{fourth:?}"
+    );
+    assert_eq!(fourth.lines().count(), 1, "{fourth}");
 }
 
 #[test]

@@ -172,7 +172,7 @@ impl<K: Key> Shared<K> {
             last_checked: None,
         };
         if from != to {
-            tracing::info!(?key, %from, %to, reason = why, "health changed");
+            tracing::debug!(?key, %from, %to, reason = why, "health changed");
             let _ = self.events.send(HealthEvent {
                 key: key.clone(),
                 from,
