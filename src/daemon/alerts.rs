@@ -241,7 +241,6 @@ fn mail(config: &Config, v: &Virtual, subject: String, phase: Phase, host: &str)
 mod tests {
     use super::*;
     use crate::ipvs::{Dest, Forward};
-    use std::path::Path;
 
     fn config(extra: &str) -> Config {
         let cf = format!(
@@ -249,14 +248,7 @@ mod tests {
              virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\treal=10.0.0.3:80 gate\n\
              \tfallback=127.0.0.1:80\n\tservicename=web\n\tcomment=front\n"
         );
-        let loaded = crate::config::parse(
-            Path::new("t.cf"),
-            cf.as_bytes(),
-            crate::config::Format::Ldirectord,
-            &crate::config::resolve::Static::new(&[], ""),
-        );
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        loaded.config
+        crate::config::test_config(&cf)
     }
 
     fn key() -> ServiceKey {

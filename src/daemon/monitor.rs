@@ -217,14 +217,8 @@ mod tests {
         let cf = "virtual=10.0.0.1:80\n\treal=10.0.0.2:8080 masq 3\n\tchecktype=negotiate\n\
                   \tservice=http\n\trequest=\"index.html\"\n\treceive=\"ok\"\n\
                   \tmonitorfile=\"/tmp/m\"\n";
-        let loaded = crate::config::parse(
-            Path::new("t.cf"),
-            cf.as_bytes(),
-            crate::config::Format::Ldirectord,
-            &crate::config::resolve::Static::new(&[], ""),
-        );
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        let v = &loaded.config.virtuals[0];
+        let config = crate::config::test_config(cf);
+        let v = &config.virtuals[0];
         assert_eq!(
             real_id(v, &v.reals[0]),
             "negotiate http tcp 10.0.0.2 8080 3 masq /index.html ok"
