@@ -198,6 +198,13 @@ impl State {
     /// One reconcile pass with everything known now; logs and runs hooks.
     /// Returns how many changes the kernel was asked to make (`None`: the
     /// pass failed).
+    /// One health transition: logged and counted (the pass that acts on
+    /// it comes after the burst).
+    fn health_changed(&mut self, ev: &HealthEvent<RealKey>) {
+        log_event(ev);
+        self.metrics.transition(ev);
+    }
+
     /// A full pass (reads the whole table): start-up and resync.
     fn reconcile(&mut self) -> Option<usize> {
         self.pass(true)
@@ -504,8 +511,7 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
         tokio::select! {
             ev = events.recv() => {
                 if let Some(ev) = ev {
-                    log_event(&ev);
-                    st.metrics.transition(&ev);
+                    st.health_changed(&ev);
                 }
             }
             _ = sleep(Duration::from_millis(100)) => {}
@@ -531,13 +537,11 @@ async fn serve(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(()) };
-                log_event(&ev);
-                st.metrics.transition(&ev);
+                st.health_changed(&ev);
                 // Coalesce a burst (many reals failing at once) into one pass.
                 sleep(Duration::from_millis(20)).await;
                 while let Ok(ev) = events.try_recv() {
-                    log_event(&ev);
-                    st.metrics.transition(&ev);
+                    st.health_changed(&ev);
                 }
                 st.update();
             }

@@ -1,5 +1,8 @@
-//! The reconcile step: read the kernel, compute what it should hold, apply
-//! the difference. The only place that writes to IPVS.
+//! The reconcile step: compute what the kernel should hold, apply the
+//! difference. The only place that writes to IPVS. A full pass
+//! ([`Director::reconcile`]) reads the table first; an update
+//! ([`Director::update`]) starts from the table the last pass left and reads
+//! only when the kernel refuses something.
 //!
 //! A change refused because the table moved under us (an operator's ipvsadm
 //! added or removed the same entry: EEXIST, ENOENT, ESRCH) is not a failure:
