@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::OnceLock;
 
 use crate::ipvs::Family;
 
@@ -22,6 +23,8 @@ pub trait Resolver {
 #[derive(Debug, Default)]
 pub struct System {
     services: Option<HashMap<(String, String), u16>>,
+    /// Read once per load: every virtual asks for it.
+    hostname: OnceLock<String>,
 }
 
 impl System {
@@ -29,7 +32,10 @@ impl System {
         let services = std::fs::read_to_string("/etc/services")
             .ok()
             .map(|t| parse_services(&t));
-        System { services }
+        System {
+            services,
+            hostname: OnceLock::new(),
+        }
     }
 }
 
@@ -92,9 +98,13 @@ impl Resolver for System {
     }
 
     fn hostname(&self) -> String {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into())
+        self.hostname
+            .get_or_init(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "localhost".into())
+            })
+            .clone()
     }
 }
 
