@@ -1,7 +1,7 @@
 //! Parse and validate a generated ldirectord.cf of 1,000 virtuals × 10 reals
 //! (and its TOML conversion); prints the median of repeated runs.
 //!
-//! `cargo bench --bench config_parse`
+//! `cargo bench --bench config_parse [-- NAME-FILTER]`
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -32,6 +32,21 @@ fn generate(virtuals: usize, reals: usize) -> String {
     s
 }
 
+fn generate_plain(virtuals: usize, reals: usize) -> String {
+    let mut s = String::from("quiescent=no\n");
+    for v in 0..virtuals {
+        let (a, b) = (100 + v / 250, v % 250);
+        let _ = writeln!(
+            s,
+            "virtual=10.{a}.{b}.1:80\n\tscheduler=wlc\n\tchecktype=on"
+        );
+        for r in 0..reals {
+            let _ = writeln!(s, "\treal=172.16.{b}.{}:80 masq 1", r + 1);
+        }
+    }
+    s
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -47,6 +62,15 @@ fn cpu_ticks() -> Option<u64> {
 }
 
 fn bench(name: &str, runs: usize, mut f: impl FnMut()) {
+    // `cargo bench --bench config_parse -- TEXT`: only the benches whose
+    // name contains TEXT (cargo itself passes `--bench`).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+        return;
+    }
     f();
     let cpu0 = cpu_ticks();
     let times: Vec<Duration> = (0..runs)
@@ -112,6 +136,17 @@ fn main() {
             Path::new("bench.toml"),
             black_box(toml.as_bytes()),
             Format::Toml,
+            &resolver,
+        );
+        black_box(l);
+    });
+    // The shape integration/bench/reload uses: no checks, bare real lines.
+    let plain = generate_plain(1000, 10);
+    bench("parse+validate plain .cf 1000x10", 51, || {
+        let l = config::parse(
+            Path::new("plain.cf"),
+            black_box(plain.as_bytes()),
+            Format::Ldirectord,
             &resolver,
         );
         black_box(l);

@@ -146,7 +146,67 @@ pub struct RealAddr {
 }
 
 /// Splits a `real=` value into address and the rest (forward, weight, ...).
-pub fn parse_real(text: &str) -> Result<(RealAddr, String), String> {
+pub fn parse_real(text: &str) -> Result<(RealAddr, &str), String> {
+    match parse_real_dotted(text) {
+        Some(split) => Ok(split),
+        None => parse_real_regex(text),
+    }
+}
+
+/// [`parse_real`] for the shape nearly every real line has,
+/// `a.b.c.d[:digits] rest`, without the regex (a third of a reload's
+/// parse). Any other shape gets `None` and goes to the regex; where this
+/// answers, it answers as the regex does (its first alternative matches
+/// the whole dotted run and nothing after it needs backtracking).
+fn parse_real_dotted(text: &str) -> Option<(RealAddr, &str)> {
+    let b = text.as_bytes();
+    let host_end = b
+        .iter()
+        .position(|c| !(c.is_ascii_digit() || *c == b'.'))
+        .unwrap_or(b.len());
+    let host = &text[..host_end];
+    let mut groups = 0;
+    for g in host.split('.') {
+        if g.is_empty() {
+            return None;
+        }
+        groups += 1;
+    }
+    if groups != 4 {
+        return None;
+    }
+    let (port, written_end) = match b.get(host_end) {
+        Some(b':') => {
+            let digits = b[host_end + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if digits == 0 {
+                return None;
+            }
+            let end = host_end + 1 + digits;
+            (Some(text[host_end + 1..end].to_string()), end)
+        }
+        _ => (None, host_end),
+    };
+    let after = &text[written_end..];
+    // `\s+(.*)`: at least one space, and `.` stops at a newline.
+    let rest = after.trim_start_matches(char::is_whitespace);
+    if rest.len() == after.len() || after.contains('\n') {
+        return None;
+    }
+    Some((
+        RealAddr {
+            first: host.to_string(),
+            last: None,
+            port,
+            written: text[..written_end].to_string(),
+        },
+        rest,
+    ))
+}
+
+fn parse_real_regex(text: &str) -> Result<(RealAddr, &str), String> {
     let c = REAL
         .captures(text)
         .ok_or_else(|| "invalid address for real server (wrong format)".to_string())?;
@@ -160,13 +220,14 @@ pub fn parse_real(text: &str) -> Result<(RealAddr, String), String> {
             port: c.get(5).map(|m| m.as_str().to_string()),
             written: text[start..end].to_string(),
         },
-        c.get(6).map_or("", |m| m.as_str()).to_string(),
+        c.get(6).map_or("", |m| m.as_str()),
     ))
 }
 
 /// Parses a bare real address (`a[->b][:port]`), as the TOML format writes it.
 pub fn parse_real_address(text: &str) -> Result<RealAddr, String> {
-    let (a, rest) = parse_real(&format!("{text} x"))?;
+    let line = format!("{text} x");
+    let (a, rest) = parse_real(&line)?;
     if a.written != text || rest != "x" {
         return Err(format!("invalid real server address {text:?}"));
     }
@@ -250,6 +311,61 @@ pub fn parse_fallback(text: &str) -> Result<FallbackAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written shortcut agrees with the regex wherever it answers,
+    /// on every string of a small alphabet built around the dotted shape.
+    #[test]
+    fn dotted_real_shortcut_is_the_regex() {
+        let pieces = [
+            "1", "10", "255", "0", ".", ":", "80", "http", "-", "->", " ", "\t", "\u{a0}", "\n",
+            "masq", "x", "[", "::1", "]", "\"", "9999999",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            // xorshift: deterministic, no dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut answered = 0;
+        let mut cases: Vec<String> = vec![
+            "10.0.0.1:80 masq 5".into(),
+            "10.0.0.1 gate".into(),
+            "10.0.0.1:80\tmasq".into(),
+            "10.0.0.1:80  \u{a0} ipip 1 \"/\", \"ok\"".into(),
+            "10.0.0.1:80".into(),
+            "10.0.0.1: masq".into(),
+            "10.0.0.1:http masq".into(),
+            "10.0.0.1->10.0.0.9:80 masq".into(),
+            "10.0.0.1.5:80 masq".into(),
+            "10..0.1:80 masq".into(),
+            "10.0.0.1:80x masq".into(),
+            "10.0.0.1:80 masq\nmore".into(),
+        ];
+        for _ in 0..200_000 {
+            let n = 1 + next(9);
+            let mut t = String::new();
+            // Mostly dotted-quad heads, so that the shortcut is exercised.
+            if next(3) > 0 {
+                t.push_str("10.1.2.3");
+            }
+            for _ in 0..n {
+                t.push_str(pieces[next(pieces.len())]);
+            }
+            cases.push(t);
+        }
+        for t in &cases {
+            if let Some(fast) = parse_real_dotted(t) {
+                answered += 1;
+                assert_eq!(Ok(fast), parse_real_regex(t), "{t:?}");
+            }
+        }
+        assert!(
+            answered > 10_000,
+            "the shortcut answered only {answered} times"
+        );
+    }
 
     fn hp(host: &str, port: &str) -> VirtualAddr {
         VirtualAddr::HostPort {

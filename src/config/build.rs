@@ -195,7 +195,8 @@ fn resolve_reals(
     rx_memo: &mut values::RegexMemo,
     diags: &mut Diagnostics,
 ) -> Vec<Real> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(d.reals.len());
+    let mut range: Vec<IpAddr>;
     for rd in &d.reals {
         let a = &rd.addr;
         let Some(first) = r.host(addr::strip_brackets(&a.first), family) else {
@@ -216,8 +217,8 @@ fn resolve_reals(
             );
             continue;
         };
-        let ips = match &a.last {
-            None => vec![first],
+        let ips: &[IpAddr] = match &a.last {
+            None => std::slice::from_ref(&first),
             Some(last_text) => {
                 let Some(last) = r.host(addr::strip_brackets(last_text), family) else {
                     diags.error(
@@ -240,7 +241,8 @@ fn resolve_reals(
                                 ),
                             );
                         }
-                        ips
+                        range = ips;
+                        &range
                     }
                     Err(m) => {
                         diags.error(rd.line, m);
@@ -270,7 +272,7 @@ fn resolve_reals(
                 diags.error(rd.line, m);
             }
         }
-        for ip in ips {
+        for &ip in ips {
             out.push(Real {
                 addr: SocketAddr::new(ip, port),
                 forward: rd.forward,

@@ -229,7 +229,12 @@ fn ws_number<'a>(s: &'a str, prefix: &str) -> Option<(&'a str, &'a str, &'a str)
         let start_ws = i;
         let after = s.len() - run.len();
         if after > start_ws {
-            if let Some(num) = run.strip_prefix(prefix) {
+            let num = if prefix.is_empty() {
+                Some(run)
+            } else {
+                run.strip_prefix(prefix)
+            };
+            if let Some(num) = num {
                 let digits_end = num.find(|c: char| !c.is_ascii_digit()).unwrap_or(num.len());
                 if digits_end > 0 {
                     return Some((&s[..start_ws], &num[..digits_end], &num[digits_end..]));
@@ -244,12 +249,12 @@ fn ws_number<'a>(s: &'a str, prefix: &str) -> Option<(&'a str, &'a str, &'a str)
 }
 
 /// Runs a hand-written step, reporting skipped text (see [`step`]).
-fn step_num(
-    flags: &mut String,
+fn step_num<'a>(
+    flags: &mut &'a str,
     prefix: &str,
     line: usize,
     diags: &mut Diagnostics,
-) -> Option<String> {
+) -> Option<&'a str> {
     let (skipped, digits, rest) = ws_number(flags, prefix)?;
     if !skipped.trim().is_empty() {
         diags.warn(
@@ -257,35 +262,35 @@ fn step_num(
             format!("ldirectord ignores {:?} on this real line", skipped.trim()),
         );
     }
-    let digits = digits.to_string();
-    *flags = rest.to_string();
+    *flags = rest;
     Some(digits)
 }
 
 /// One optional, unanchored step of ldirectord's `add_real_server`: on a
 /// match, returns the captures and replaces `flags` with the tail. Text the
 /// unanchored match skipped is reported, since ldirectord drops it silently.
-fn step(
+fn step<'a>(
     rx: &Regex,
-    flags: &mut String,
+    flags: &mut &'a str,
     line: usize,
     diags: &mut Diagnostics,
-) -> Option<Vec<String>> {
-    let c = rx.captures(flags)?;
+) -> Option<Vec<&'a str>> {
+    let text: &'a str = flags;
+    let c = rx.captures(text)?;
     let whole = c.get(0)?;
-    let skipped = flags[..whole.start()].trim();
+    let skipped = text[..whole.start()].trim();
     if !skipped.is_empty() {
         diags.warn(
             line,
             format!("ldirectord ignores {skipped:?} on this real line"),
         );
     }
-    let groups: Vec<String> = c
+    let groups: Vec<&'a str> = c
         .iter()
         .skip(1)
-        .map(|m| m.map_or(String::new(), |m| m.as_str().to_string()))
+        .map(|m| m.map_or("", |m| m.as_str()))
         .collect();
-    *flags = groups.last().cloned().unwrap_or_default();
+    *flags = groups.last().copied().unwrap_or_default();
     Some(groups)
 }
 
@@ -320,7 +325,7 @@ pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<Rea
     }
     let fwd =
         values::forward(&tail[..word_len]).ok_or("forward method must be gate, masq or ipip")?;
-    flags = tail[word_len..].to_string();
+    flags = &tail[word_len..];
     let mut draft = RealDraft {
         addr: a,
         forward: fwd,
@@ -336,15 +341,15 @@ pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<Rea
     }
     if flags.contains('"') {
         if let Some(g) = step(&REQ_RECV, &mut flags, line, diags) {
-            draft.request = Some(with_slash(g[0].clone()));
-            draft.receive = Some(g[1].clone());
+            draft.request = Some(with_slash(g[0].to_string()));
+            draft.receive = Some(g[1].to_string());
         }
     }
     if let Some(n) = step_num(&mut flags, "l:", line, diags) {
-        draft.lower = threshold(&n)?;
+        draft.lower = threshold(n)?;
     }
     if let Some(n) = step_num(&mut flags, "u:", line, diags) {
-        draft.upper = threshold(&n)?;
+        draft.upper = threshold(n)?;
     }
     if !flags.trim().is_empty() {
         return Err(format!(

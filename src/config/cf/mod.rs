@@ -10,6 +10,8 @@
 pub mod block;
 pub mod global;
 
+use std::borrow::Cow;
+
 use regex::Regex;
 
 use super::build::{self, VirtualDraft};
@@ -70,10 +72,24 @@ fn indented(text: &str) -> Option<&str> {
     }
 }
 
+/// The directive of a line inside a block, comment already cut:
+/// ldirectord turns every tab into 4 spaces and then wants `^ {4,}(.+)`.
+/// Tabs only in the indentation (the usual case) need no new string.
+fn block_line(text: &str) -> Option<Cow<'_, str>> {
+    let rest = text.trim_start_matches([' ', '\t']);
+    let lead = &text[..text.len() - rest.len()];
+    if rest.is_empty() || rest.contains('\t') {
+        let spaced = text.replace('\t', "    ");
+        return indented(&spaced).map(|d| Cow::Owned(d.to_string()));
+    }
+    let width: usize = lead.bytes().map(|b| if b == b'\t' { 4 } else { 1 }).sum();
+    (width >= 4).then_some(Cow::Borrowed(rest))
+}
+
 /// Splits the file into numbered lines, reporting CRLF endings and bytes
 /// that are not UTF-8 (each such line is still parsed, lossily).
-fn split_lines(bytes: &[u8], diags: &mut Diagnostics) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
+fn split_lines<'a>(bytes: &'a [u8], diags: &mut Diagnostics) -> Vec<(usize, Cow<'a, str>)> {
+    let mut out = Vec::with_capacity(bytes.iter().filter(|&&b| b == b'\n').count() + 1);
     let mut crlf_reported = false;
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if bytes.is_empty() {
@@ -96,10 +112,10 @@ fn split_lines(bytes: &[u8], diags: &mut Diagnostics) -> Vec<(usize, String)> {
             None => raw,
         };
         let text = match std::str::from_utf8(raw) {
-            Ok(t) => t.to_string(),
+            Ok(t) => Cow::Borrowed(t),
             Err(_) => {
                 diags.error(line, "line is not valid UTF-8");
-                String::from_utf8_lossy(raw).into_owned()
+                String::from_utf8_lossy(raw)
             }
         };
         if text.contains('\0') {
@@ -116,15 +132,24 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
     let lines = split_lines(bytes, diags);
     let mut global = Global::default();
     let mut seen = global::Seen::default();
-    let mut drafts: Vec<VirtualDraft> = Vec::new();
+    // Sized up front: a draft is large, and growing the vector copies them.
+    let mut drafts: Vec<VirtualDraft> =
+        Vec::with_capacity(lines.iter().filter(|l| l.1.starts_with("virtual")).count());
     let mut i = 0;
     while i < lines.len() {
-        let (ln, text) = (&lines[i].0, lines[i].1.as_str());
+        let (ln, text) = (&lines[i].0, &*lines[i].1);
         if let Some((six, value)) = virtual_line(text) {
             let family = if six { Family::Inet6 } else { Family::Inet };
+            // A capacity hint only: the block's real lines, roughly.
+            let reals = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.1.starts_with([' ', '\t', '#']))
+                .filter(|l| l.1.trim_start().starts_with("real"))
+                .count();
             let mut d = VirtualDraft {
                 family: Some(family),
                 line: *ln,
+                reals: Vec::with_capacity(reals),
                 ..VirtualDraft::default()
             };
             match addr::parse_virtual(value, family) {
@@ -138,16 +163,15 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
             }
             i += 1;
             while i < lines.len() {
-                let (ln, raw) = (lines[i].0, lines[i].1.as_str());
+                let (ln, raw) = (lines[i].0, &*lines[i].1);
                 if is_comment(raw) {
                     i += 1;
                     continue;
                 }
-                let stripped = raw.split('#').next().unwrap_or("").replace('\t', "    ");
-                let Some(rcmd) = indented(&stripped) else {
+                let Some(rcmd) = block_line(raw.split('#').next().unwrap_or("")) else {
                     break;
                 };
-                block::directive(&mut d, rcmd, ln, diags);
+                block::directive(&mut d, &rcmd, ln, diags);
                 i += 1;
             }
             drafts.push(d);
@@ -159,10 +183,12 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
         i += 1;
     }
     let mut rx_memo = values::RegexMemo::default();
-    let virtuals = drafts
-        .into_iter()
-        .filter_map(|d| build::build_virtual(d, &global, r, &mut rx_memo, diags))
-        .collect();
+    let mut virtuals = Vec::with_capacity(drafts.len());
+    virtuals.extend(
+        drafts
+            .into_iter()
+            .filter_map(|d| build::build_virtual(d, &global, r, &mut rx_memo, diags)),
+    );
     let config = Config { global, virtuals };
     validate::config_rules(&config, diags);
     validate::quiescent_default(&config, seen.quiescent, diags);
@@ -198,6 +224,22 @@ mod tests {
         assert_eq!(indented("      "), Some(" "));
         assert_eq!(indented("    "), None);
         assert_eq!(indented("   real=x"), None);
+        for t in [
+            "\treal=x",
+            "\t real=x\tmasq",
+            "  \treal=x",
+            "   real=x",
+            "    real=x",
+            "\t",
+            "\t\t",
+            "  ",
+            "real=x",
+            " \t  ",
+            "\t  x",
+        ] {
+            let slow = indented(&t.replace('\t', "    ")).map(str::to_string);
+            assert_eq!(block_line(t).map(|c| c.into_owned()), slow, "{t:?}");
+        }
         assert_eq!(key_value("checktimeout = 5 "), Some(("checktimeout", "5 ")));
         assert_eq!(key_value("a="), Some(("a", "")));
         assert_eq!(key_value("=5"), None);
