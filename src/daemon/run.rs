@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::check::engine::{HealthEvent, Status};
 use crate::check::{Engine, Health, Outcome, Prober};
@@ -172,6 +172,34 @@ struct State {
     /// For `emailalertstatus` and the alert mails.
     phase: Phase,
     metrics: Metrics,
+    /// What writing the status file took last time (reported by reload).
+    status_cost: Duration,
+    /// What the status file on disk was made from: rewriting 10,000 reals
+    /// that did not change is most of a no-op pass.
+    status_basis: Option<StatusBasis>,
+}
+
+/// The inputs of the last status file written, besides the configuration
+/// and the table (a change to either clears [`State::status_basis`]).
+struct StatusBasis {
+    health: BTreeMap<RealKey, Status>,
+    maintenance: BTreeSet<RealKey>,
+}
+
+impl StatusBasis {
+    /// Whether the status file made from `health` would read the same
+    /// (it does not show when a probe last ran).
+    fn shows_same(
+        &self,
+        health: &BTreeMap<RealKey, Status>,
+        maintenance: &BTreeSet<RealKey>,
+    ) -> bool {
+        self.maintenance == *maintenance
+            && self.health.len() == health.len()
+            && self.health.iter().zip(health).all(|((ka, a), (kb, b))| {
+                ka == kb && a.health == b.health && a.failures == b.failures && a.last == b.last
+            })
+    }
 }
 
 impl State {
@@ -231,6 +259,13 @@ impl State {
                 director.update(&know)
             }
         });
+        let table_may_differ = match &result {
+            Ok(report) => full || !report.applied.is_empty() || !report.failed.is_empty(),
+            Err(_) => true,
+        };
+        if table_may_differ {
+            self.status_basis = None;
+        }
         let changes = match result {
             Ok(report) => {
                 self.metrics.pass(Some(&report), &self.in_maintenance);
@@ -245,7 +280,7 @@ impl State {
                 None
             }
         };
-        self.write_status(&health);
+        self.write_status(health);
         changes
     }
 
@@ -286,18 +321,39 @@ impl State {
         }
     }
 
-    fn write_status(&self, health: &BTreeMap<RealKey, Status>) {
+    /// Writes the status file unless it would read as the one on disk.
+    fn write_status(&mut self, health: BTreeMap<RealKey, Status>) {
+        if self
+            .status_basis
+            .as_ref()
+            .is_some_and(|b| b.shows_same(&health, &self.in_maintenance))
+        {
+            self.status_cost = Duration::ZERO;
+            return;
+        }
+        let t = std::time::Instant::now();
         let s = status::build(
             &self.opts.config,
             std::process::id(),
             self.director.config(),
             self.director.table(),
-            health,
+            &health,
             &self.in_maintenance,
         );
-        if let Err(e) = status::store(&self.opts.status_path(), &s) {
-            warn!(error = %e, "cannot write the status file");
+        match status::store(&self.opts.status_path(), &s) {
+            Ok(()) => {
+                self.status_basis = Some(StatusBasis {
+                    health,
+                    maintenance: self.in_maintenance.clone(),
+                });
+            }
+            Err(e) => {
+                // Written again at the next pass.
+                self.status_basis = None;
+                warn!(error = %e, "cannot write the status file");
+            }
         }
+        self.status_cost = t.elapsed();
     }
 
     /// Sends the reminders due for reals that stay out (`emailalertfreq`).
@@ -337,20 +393,36 @@ impl State {
         self.phase = Phase::Reloading;
         notify::reloading();
         info!(config = %self.opts.config.display(), "reloading");
+        // Where a reload's time goes, for the "done" line.
+        let mut parsed = Duration::ZERO;
+        let mut checked = Duration::ZERO;
         let outcome = match load_daemon_config(&self.opts.config, self.opts.debug) {
             None => Err("the configuration has errors; keeping the running one".to_string()),
+            // Its checks were validated and started when it was loaded:
+            // nothing to reconfigure (checks, monitor files, maintenance,
+            // metrics), only the pass below that compares with the kernel.
+            Some(config) if config == *self.config() => {
+                parsed = started.elapsed();
+                debug!("the configuration is unchanged");
+                self.rescan_maintenance();
+                checked = started.elapsed();
+                Ok(self.update())
+            }
             Some(config) => match specs(&config) {
                 Err(e) => Err(format!("{e}; keeping the running configuration")),
                 Ok(specs) => {
+                    parsed = started.elapsed();
                     self.monitor.set_config(&config);
                     observe(&self.engine, &self.monitor);
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
+                    self.status_basis = None;
                     if let Err(e) = self.metrics.configure(self.director.config()) {
                         error!(error = %e, "cannot bind the metrics endpoint");
                     }
                     self.rescan_maintenance();
+                    checked = started.elapsed();
                     Ok(self.update())
                 }
             },
@@ -362,10 +434,22 @@ impl State {
             Ok(changes) => {
                 // Timed from the signal's handling to the kernel's last ACK
                 // (or to the diff that found nothing to change).
-                let ms = started.elapsed().as_millis();
+                let total = started.elapsed();
+                let ms = total.as_millis();
+                let phases = format!(
+                    "parse {} ms, checks {} ms, pass {} ms, status file {} ms",
+                    parsed.as_millis(),
+                    (checked - parsed).as_millis(),
+                    (total - checked)
+                        .saturating_sub(self.status_cost)
+                        .as_millis(),
+                    self.status_cost.as_millis()
+                );
                 match changes {
-                    Some(n) => info!("reload done in {ms} ms, {n} changes"),
-                    None => info!("reload done in {ms} ms; the table is not in line yet"),
+                    Some(n) => info!("reload done in {ms} ms, {n} changes ({phases})"),
+                    None => {
+                        info!("reload done in {ms} ms; the table is not in line yet ({phases})")
+                    }
                 }
                 notify::ready("reloaded");
             }
@@ -419,6 +503,8 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         mailer: Mailer::default(),
         phase: Phase::Starting,
         metrics,
+        status_cost: Duration::ZERO,
+        status_basis: None,
     };
     st.rescan_maintenance();
 
@@ -590,4 +676,66 @@ fn log_event(ev: &HealthEvent<RealKey>) {
         reason = %ev.reason,
         "real server health changed"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(health: Health, failures: u32, last: &str) -> Status {
+        Status {
+            health,
+            failures,
+            last: Some(last.to_string()),
+            last_checked: None,
+        }
+    }
+
+    #[test]
+    fn status_file_is_rewritten_only_when_it_would_read_differently() {
+        let config = crate::config::test_config(
+            "virtual=10.0.0.1:80\n    real=10.0.1.1:80 masq\n    real=10.0.1.2:80 masq\n",
+        );
+        let v = &config.virtuals[0];
+        let keys: Vec<RealKey> = v
+            .reals
+            .iter()
+            .map(|r| RealKey {
+                service: v.key,
+                real: r.addr,
+            })
+            .collect();
+        let health: BTreeMap<RealKey, Status> = keys
+            .iter()
+            .map(|k| (*k, status(Health::Up, 0, "200 OK")))
+            .collect();
+        let basis = StatusBasis {
+            health: health.clone(),
+            maintenance: BTreeSet::new(),
+        };
+        assert!(basis.shows_same(&health, &BTreeSet::new()));
+
+        // When a probe last ran is not in the file.
+        let mut later = health.clone();
+        for s in later.values_mut() {
+            s.last_checked = Some(Instant::now());
+        }
+        assert!(basis.shows_same(&later, &BTreeSet::new()));
+
+        // Everything the file shows is noticed.
+        let mut h = health.clone();
+        h.insert(keys[1], status(Health::Up, 1, "200 OK"));
+        assert!(!basis.shows_same(&h, &BTreeSet::new()));
+        let mut h = health.clone();
+        h.insert(keys[1], status(Health::Up, 0, "timed out"));
+        assert!(!basis.shows_same(&h, &BTreeSet::new()));
+        let mut h = health.clone();
+        h.insert(keys[0], status(Health::Down, 0, "200 OK"));
+        assert!(!basis.shows_same(&h, &BTreeSet::new()));
+        let mut h = health.clone();
+        h.remove(&keys[0]);
+        assert!(!basis.shows_same(&h, &BTreeSet::new()));
+        let maint: BTreeSet<RealKey> = [keys[0]].into();
+        assert!(!basis.shows_same(&health, &maint));
+    }
 }
