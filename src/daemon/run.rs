@@ -165,6 +165,8 @@ struct State {
     in_maintenance: BTreeSet<RealKey>,
     /// Reals this director has seen in the kernel or put there.
     placed: BTreeSet<RealKey>,
+    /// A configuration was swapped in since the last pass.
+    new_config: bool,
     watch: FileWatch,
     monitor: Arc<MonitorFiles>,
     alerts: Alerts,
@@ -260,7 +262,7 @@ impl State {
             }
         });
         let table_may_differ = match &result {
-            Ok(report) => full || !report.applied.is_empty() || !report.failed.is_empty(),
+            Ok(report) => report.read || !report.applied.is_empty() || !report.failed.is_empty(),
             Err(_) => true,
         };
         if table_may_differ {
@@ -269,7 +271,8 @@ impl State {
         let changes = match result {
             Ok(report) => {
                 self.metrics.pass(Some(&report), &self.in_maintenance);
-                self.after_pass(&report);
+                let recount = table_may_differ || std::mem::take(&mut self.new_config);
+                self.after_pass(&report, recount);
                 Some(report.applied.len() + report.failed.len())
             }
             // The kernel could not be read or written at all: keep the last
@@ -286,7 +289,7 @@ impl State {
 
     /// Bookkeeping after a pass (the pass itself logged every change and
     /// every refusal), and the alert mails for its changes.
-    fn after_pass(&mut self, report: &Report) {
+    fn after_pass(&mut self, report: &Report, recount: bool) {
         let mails = self.alerts.changes(
             self.director.config(),
             &report.applied,
@@ -297,8 +300,10 @@ impl State {
         for m in mails {
             self.mailer.send(m);
         }
+        // Only a table that changed (or was read anew), or a new
+        // configuration, can show reals not seen before.
         let table = self.director.table();
-        for v in &self.director.config().virtuals {
+        for v in self.director.config().virtuals.iter().filter(|_| recount) {
             if let Some(e) = table.services.get(&v.key) {
                 for r in &v.reals {
                     let addr = crate::director::plan::dest_addr(&v.key, r.addr, r.forward);
@@ -418,6 +423,7 @@ impl State {
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
                     self.status_basis = None;
+                    self.new_config = true;
                     if let Err(e) = self.metrics.configure(self.director.config()) {
                         error!(error = %e, "cannot bind the metrics endpoint");
                     }
@@ -497,6 +503,7 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         maintenance,
         in_maintenance: BTreeSet::new(),
         placed: BTreeSet::new(),
+        new_config: false,
         watch,
         monitor,
         alerts: Alerts::default(),

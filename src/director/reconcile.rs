@@ -39,6 +39,10 @@ pub struct Report {
     /// real server that serves: the edges where ldirectord runs
     /// `fallbackcommand start` and `stop`.
     pub serving_edges: Vec<(ServiceKey, bool)>,
+    /// Whether the pass read the table from the kernel (a full pass, or a
+    /// re-read after a refusal): the table may then differ from the last
+    /// one even with nothing applied.
+    pub read: bool,
 }
 
 /// The director's view of the kernel for one configuration.
@@ -116,7 +120,11 @@ impl<K: Kernel> Director<K> {
         let result = self
             .kernel
             .dump()
-            .and_then(|actual| self.pass(know, actual));
+            .and_then(|actual| self.pass(know, actual))
+            .map(|report| Report {
+                read: true,
+                ..report
+            });
         self.synced = result.is_ok();
         result
     }
@@ -176,6 +184,7 @@ impl<K: Kernel> Director<K> {
                 break;
             }
             actual = self.kernel.dump()?;
+            report.read = true;
             if !raced {
                 break;
             }
@@ -442,13 +451,15 @@ mod tests {
     #[test]
     fn an_update_with_nothing_to_do_touches_the_kernel_not_at_all() {
         let mut d = Director::new(Counting::default(), config(CF), Owned::new(), None);
-        d.reconcile(&AllUp).unwrap();
+        assert!(d.reconcile(&AllUp).unwrap().read);
         let (dumps, writes) = (d.kernel().dumps, d.kernel().writes);
         assert_eq!(dumps, 1, "a full pass that applies cleanly reads once");
         // A no-op reload, twice.
         d.set_config(config(CF));
-        assert!(d.update(&AllUp).unwrap().applied.is_empty());
-        assert!(d.update(&AllUp).unwrap().applied.is_empty());
+        for _ in 0..2 {
+            let r = d.update(&AllUp).unwrap();
+            assert!(r.applied.is_empty() && !r.read, "{:?}", r.applied);
+        }
         assert_eq!((d.kernel().dumps, d.kernel().writes), (dumps, writes));
         // A real going down (and the fallback coming in) is written, still
         // without a read, and the copy stays exact.
@@ -475,6 +486,7 @@ mod tests {
         let r = d.update(&AllDown).unwrap();
         assert!(r.failed.is_empty(), "a race, not a failure: {:?}", r.failed);
         assert!(d.kernel().dumps > dumps, "the table was read again");
+        assert!(r.read, "and the report says so");
         let kernel = d.kernel().inner.dump().unwrap();
         assert_eq!(d.table(), &kernel);
         assert!(kernel.services.contains_key(&key), "service restored");
@@ -502,7 +514,7 @@ mod tests {
             "never synced: a full pass, which fails"
         );
         d.kernel().0 = false;
-        d.update(&AllUp).unwrap();
+        assert!(d.update(&AllUp).unwrap().read, "a full pass reads");
         assert_eq!(d.table(), &want);
     }
 }
