@@ -46,7 +46,7 @@ fn global_directives() {
         "checktimeout=3\nnegotiatetimeout=7\ncheckinterval=4\ncheckcount=2\nfailurecount=5\n\
          autoreload=yes\ncallback=\"/bin/cb\"\nfallbackcommand=/bin/fb\nlogfile=\"local0\"\n\
          emailalert=\"a@b, c@d\"\nemailalertfrom=me@x\nemailalertfreq=30\n\
-         emailalertstatus=starting,stopping\nsmtp=mail.example\nexecute=other.cf\nfork=yes\n\
+         emailalertstatus=starting,stopping\nsmtp=mail.example\nexecute=other.cf\nexecute = \"third.cf\"\nfork=yes\n\
          supervised=yes\nquiescent=yes\nreaddquiescent=yes\ncleanstop=no\nmaintenancedir=/m\n",
     )
     .global;
@@ -63,7 +63,7 @@ fn global_directives() {
     assert!(g.emailalertstatus.starting && g.emailalertstatus.stopping);
     assert!(!g.emailalertstatus.running);
     assert_eq!(g.smtp.as_deref(), Some("mail.example"));
-    assert_eq!(g.execute, ["other.cf"]);
+    assert_eq!(g.execute, ["other.cf", "third.cf"]);
     assert_eq!(
         g.maintenancedir.as_deref(),
         Some(std::path::Path::new("/m"))

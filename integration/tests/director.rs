@@ -435,3 +435,88 @@ fn drain_takes_a_real_out_and_undrain_brings_it_back() {
     );
     lvsd.stop();
 }
+
+/// `execute=`: the director starts, reloads and stops another instance
+/// with itself, as ldirectord does, under the name it was invoked by.
+#[test]
+fn execute_drives_another_instance() {
+    require_vm();
+    let ns = lvsd_integration::Netns::new("dx");
+    ns.sh("ip link add d0 type dummy && ip link set d0 up && ip route add default dev d0");
+    let other = std::path::Path::new("/tmp/exb.cf");
+    std::fs::write(
+        other,
+        "logfile=\"/tmp/exb.log\"\nvirtual=10.91.0.2:80\n\treal=10.92.0.2:80 masq\n\tchecktype=on\n",
+    )
+    .expect("write the other configuration");
+    let a_text = |execute: bool| {
+        format!(
+            "{}virtual=10.91.0.1:80\n\treal=10.92.0.1:80 masq\n\tchecktype=on\n",
+            if execute {
+                "execute = \"/tmp/exb.cf\"\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let a = Lvsd::new("dx", "exa", &a_text(true)).as_ldirectord();
+    // The other instance inherits the run directory, and is run as
+    // `ldirectord` too: its pid file says so.
+    let b_pid = a.run_dir.join("ldirectord.exb.cf.pid");
+    let b_in_kernel = || a.ipvsadm("-S -n").contains("10.91.0.2:80");
+    let b_log = || std::fs::read_to_string("/tmp/exb.log").unwrap_or_default();
+
+    a.start();
+    wait_for(
+        "the other instance started",
+        DETECT,
+        || (b_pid.exists(), b_in_kernel()),
+        |s| *s == (true, true),
+    );
+    let (code, text) = a.action("status");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("ldirectord for /tmp/exb.cf is running with pid"),
+        "status asks the other instance too:\n{text}"
+    );
+
+    // A reload that keeps it reloads it.
+    let reloads = || b_log().matches("reloading").count();
+    let before = reloads();
+    assert_eq!(a.action("reload").0, 0);
+    wait_for("the other instance reloaded", DETECT, reloads, |n| {
+        *n > before
+    });
+
+    // Dropped from the configuration: stopped (its cleanstop removes its
+    // service); listed again: started again.
+    a.write_config(&a_text(false));
+    assert_eq!(a.action("reload").0, 0);
+    wait_for(
+        "the other instance stopped",
+        DETECT,
+        || (b_pid.exists(), b_in_kernel()),
+        |s| *s == (false, false),
+    );
+    assert!(
+        a.ipvsadm("-S -n").contains("10.91.0.1:80"),
+        "this one serves on"
+    );
+    a.write_config(&a_text(true));
+    assert_eq!(a.action("reload").0, 0);
+    wait_for(
+        "the other instance started again",
+        DETECT,
+        || (b_pid.exists(), b_in_kernel()),
+        |s| *s == (true, true),
+    );
+
+    // Stop returns once this instance is gone, and it stopped the other first.
+    a.stop();
+    assert!(
+        !b_pid.exists(),
+        "the other instance is stopped with it:\n{}",
+        b_log()
+    );
+    assert!(!b_in_kernel(), "{}", a.ipvsadm("-S -n"));
+}

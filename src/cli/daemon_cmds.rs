@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Seconds between full re-reads of the kernel table (drift repair).
     #[arg(long, default_value_t = 10)]
     pub resync: u64,
+    /// Run `execute=` instances as `ldirectord` (set by `ldirectord start`).
+    #[arg(long, hide = true)]
+    pub as_ldirectord: bool,
 }
 
 #[derive(Debug, Args)]
@@ -51,7 +54,12 @@ fn ld_name(config: Option<&str>) -> String {
 /// `lvsd run`: the director in the foreground (systemd's ExecStart).
 pub fn run(a: RunArgs) -> u8 {
     let name = a.name.unwrap_or_else(|| ld_name(a.config.as_deref()));
-    let mut inst = Instance::new(Flavor::Lvsd, a.config.as_deref(), name);
+    let flavor = if a.as_ldirectord {
+        Flavor::Ldirectord
+    } else {
+        Flavor::Lvsd
+    };
+    let mut inst = Instance::new(flavor, a.config.as_deref(), name);
     if let Some(p) = a.pidfile {
         inst.pidfile = PidFile { path: p };
     }

@@ -80,6 +80,7 @@ impl Instance {
             pidfile: write_pid.then(|| self.pidfile.clone()),
             resync: Duration::from_secs(10),
             debug: false,
+            flavor: self.flavor,
         }
     }
 
@@ -185,8 +186,12 @@ fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
         }
     }
     let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .arg("--name")
+    cmd.arg("run");
+    if inst.flavor == Flavor::Ldirectord {
+        // So that its execute= instances are run as `ldirectord` too.
+        cmd.arg("--as-ldirectord");
+    }
+    cmd.arg("--name")
         .arg(&inst.name)
         .arg("--pidfile")
         .arg(&inst.pidfile.path)
@@ -287,15 +292,19 @@ fn reload(inst: &Instance) -> u8 {
 
 fn status(inst: &Instance, format: Format) -> u8 {
     let proc = state(inst);
+    let mut execute = Vec::new();
     let code = match proc {
         ProcState::Running(_) => {
             // The daemon runs the configuration it loaded; a file broken
             // since then does not change that, but the next reload will fail.
-            if config::load(&inst.config).has_errors() {
+            let loaded = config::load(&inst.config);
+            if loaded.has_errors() {
                 eprintln!(
                     "warning: {} has errors; the daemon keeps running its last good configuration (see lvsd check)",
                     inst.config.display()
                 );
+            } else {
+                execute = loaded.config.global.execute;
             }
             EXIT_OK
         }
@@ -328,7 +337,11 @@ fn status(inst: &Instance, format: Format) -> u8 {
             }
         },
         Format::Porcelain => print!("{}", status::render_porcelain(&report)),
-        Format::Text => print_text_status(inst, &report, code),
+        Format::Text => {
+            print_text_status(inst, &report, code);
+            // As ldirectord: a running daemon's execute= instances answer too.
+            super::execute::print_status(inst.prog(), &execute);
+        }
     }
     code
 }

@@ -4,7 +4,8 @@
 //! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
-//! - [`hooks`]: `fallbackcommand` and `callback`; [`metrics`]: what the
+//! - [`hooks`]: `fallbackcommand` and `callback`; [`execute`]: the other
+//!   instances of `execute=`; [`metrics`]: what the
 //!   metrics endpoint serves.
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
 //! - [`logging`]: `logfile=` and `supervised=`; [`monitor`]: `monitorfile=`;
@@ -12,6 +13,7 @@
 
 pub mod alerts;
 pub mod control;
+pub mod execute;
 pub mod hooks;
 pub mod logging;
 pub mod mailer;

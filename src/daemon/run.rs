@@ -28,6 +28,7 @@ use crate::ipvs::table::ServiceKey;
 use crate::ipvs::{Client, IpvsError};
 
 use super::alerts::{Alerts, Phase};
+use super::execute::{self, Instances};
 use super::hooks;
 use super::logging::{self, Sink};
 use super::mailer::Mailer;
@@ -35,7 +36,7 @@ use super::maintenance::Maintenance;
 use super::metrics::Metrics;
 use super::monitor::MonitorFiles;
 use super::notify;
-use super::pidfile::PidFile;
+use super::pidfile::{Flavor, PidFile};
 use super::status;
 use super::watch::FileWatch;
 
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub resync: Duration,
     /// ldirectord's `-d`: log to stderr only, not to `logfile=`.
     pub debug: bool,
+    /// The name `execute=` instances are run under (`lvsd`/`ldirectord`).
+    pub flavor: Flavor,
 }
 
 impl RunOptions {
@@ -167,6 +170,8 @@ struct State {
     placed: BTreeSet<RealKey>,
     /// A configuration was swapped in since the last pass.
     new_config: bool,
+    /// `execute=`: the other instances driven with this one.
+    instances: Instances,
     watch: FileWatch,
     monitor: Arc<MonitorFiles>,
     alerts: Alerts,
@@ -409,6 +414,8 @@ impl State {
             Some(config) if config == *self.config() => {
                 parsed = started.elapsed();
                 debug!("the configuration is unchanged");
+                // ldirectord reloads its execute= instances on every reload.
+                self.instances.reconfigure(&config.global.execute);
                 self.rescan_maintenance();
                 checked = started.elapsed();
                 Ok(self.update())
@@ -417,6 +424,7 @@ impl State {
                 Err(e) => Err(format!("{e}; keeping the running configuration")),
                 Ok(specs) => {
                     parsed = started.elapsed();
+                    self.instances.reconfigure(&config.global.execute);
                     self.monitor.set_config(&config);
                     observe(&self.engine, &self.monitor);
                     self.engine.apply(specs);
@@ -496,6 +504,7 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     let maintenance = Maintenance::new(config.global.maintenancedir.clone());
     let watch = FileWatch::new(&opts.config);
     let director = Director::new(client, config, recorded, Some(opts.owned_path()));
+    let st_flavor = opts.flavor;
     let mut st = State {
         opts,
         director,
@@ -504,6 +513,11 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
         in_maintenance: BTreeSet::new(),
         placed: BTreeSet::new(),
         new_config: false,
+        instances: Instances::new(
+            execute::Program::this(st_flavor.name())
+                .map_err(|e| warn!(error = %e, "cannot find this program's executable"))
+                .ok(),
+        ),
         watch,
         monitor,
         alerts: Alerts::default(),
@@ -529,12 +543,16 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     st.phase = Phase::Running;
     info!(virtuals = n, "table programmed; running");
     notify::ready(&format!("{n} virtual services programmed"));
+    let execute = st.config().global.execute.clone();
+    st.instances.start(&execute);
 
     let result = serve(&mut st, &mut events).await;
 
     st.phase = Phase::Stopping;
     notify::stopping();
     info!("stopping");
+    // As ldirectord: the execute= instances stop first.
+    st.instances.stop().await;
     st.engine.shutdown().await;
     let before = st.director.table().clone();
     let cleanstop = tokio::task::block_in_place(|| st.director.clean_stop());

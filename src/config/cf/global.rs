@@ -150,7 +150,12 @@ pub fn directive(
             ),
             Some(v) => g.logfile = logfile(v),
         },
-        "execute" => g.execute.push(value.to_string()),
+        // ldirectord hands the value to a shell, which drops the quotes its
+        // manual puts around it.
+        "execute" => match values::quoted(value).unwrap_or(value).trim() {
+            "" => diags.error(line, "execute needs a configuration file name"),
+            name => g.execute.push(name.to_string()),
+        },
         "fork" => match values::yes_no(value) {
             Ok(b) => g.fork = b,
             Err(m) => diags.error(line, format!("fork {m}")),
