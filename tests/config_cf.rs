@@ -272,6 +272,27 @@ fn quiescent_default_warns_once() {
 }
 
 #[test]
+fn a_range_ldirectord_cuts_to_nothing_yields_no_real() {
+    // 0.0.0.9 -> 0.0.0.10 compares "9" le "10" as strings: no address.
+    let l = lvsd::config::parse(
+        std::path::Path::new("t.cf"),
+        b"virtual=10.0.0.1:80\n\treal=0.0.0.9->0.0.0.10:80 masq\n\treal=10.0.1.1:80 masq\n",
+        lvsd::config::Format::Ldirectord,
+        &lvsd::config::resolve::Static::new(&[], ""),
+    );
+    let reals = &l.config.virtuals[0].reals;
+    assert_eq!(reals.len(), 1, "{reals:?}");
+    assert_eq!(reals[0].written, "10.0.1.1:80");
+    assert!(
+        l.diagnostics
+            .iter()
+            .any(|d| d.message.contains("yields only 0 addresses")),
+        "{:?}",
+        l.diagnostics
+    );
+}
+
+#[test]
 fn real_lines() {
     let c = valid(
         "virtual=10.0.0.1:80\n\treal=10.0.1.1->10.0.1.3:8080 masq 5 \"/ping\", \"pong\" l:2 u:9\n\
@@ -296,6 +317,14 @@ fn real_lines() {
         (Some("/ping"), Some("pong"))
     );
     assert_eq!(r[0].written, "10.0.1.1->10.0.1.3:8080");
+    for x in &r[..3] {
+        // Every address of the range carries the whole line's settings.
+        assert_eq!(x.written, "10.0.1.1->10.0.1.3:8080");
+        assert_eq!(
+            (x.request.as_deref(), x.receive.as_deref()),
+            (Some("/ping"), Some("pong"))
+        );
+    }
     assert_eq!((r[3].addr.port(), r[3].forward), (80, Forward::Tunnel));
     assert_eq!((r[4].addr.port(), r[4].weight), (0, 0), "no port means 0");
     assert!(r.iter().all(|x| x.line == 2 || x.line == 3 || x.line == 4));

@@ -2,6 +2,7 @@
 //! regexes (leftmost-first, like Perl) and its resolution rules.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -135,14 +136,31 @@ static REAL: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(r"({host})(->({host}))?(:([0-9]+|{PORT}))?\s+(.*)"))
 });
 
-/// A `real=` line split into its address part and its flags.
+/// The address part of a `real=` line (`a->b:port` as written), and where
+/// its pieces are in it: one string per real, not four.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RealAddr {
-    pub first: String,
-    pub last: Option<String>,
-    pub port: Option<String>,
-    /// The address part as matched (`a->b:port`).
     pub written: String,
+    first: Range<usize>,
+    last: Option<Range<usize>>,
+    port: Option<Range<usize>>,
+}
+
+impl RealAddr {
+    /// The host, or the first of a range (IPv6 with its brackets).
+    pub fn first(&self) -> &str {
+        &self.written[self.first.clone()]
+    }
+
+    /// The last host of an `a->b` range.
+    pub fn last(&self) -> Option<&str> {
+        self.last.clone().map(|r| &self.written[r])
+    }
+
+    /// The port as written (number or service name).
+    pub fn port(&self) -> Option<&str> {
+        self.port.clone().map(|r| &self.written[r])
+    }
 }
 
 /// Splits a `real=` value into address and the rest (forward, weight, ...).
@@ -185,7 +203,7 @@ fn parse_real_dotted(text: &str) -> Option<(RealAddr, &str)> {
                 return None;
             }
             let end = host_end + 1 + digits;
-            (Some(text[host_end + 1..end].to_string()), end)
+            (Some(host_end + 1..end), end)
         }
         _ => (None, host_end),
     };
@@ -197,10 +215,10 @@ fn parse_real_dotted(text: &str) -> Option<(RealAddr, &str)> {
     }
     Some((
         RealAddr {
-            first: host.to_string(),
+            written: text[..written_end].to_string(),
+            first: 0..host.len(),
             last: None,
             port,
-            written: text[..written_end].to_string(),
         },
         rest,
     ))
@@ -210,15 +228,16 @@ fn parse_real_regex(text: &str) -> Result<(RealAddr, &str), String> {
     let c = REAL
         .captures(text)
         .ok_or_else(|| "invalid address for real server (wrong format)".to_string())?;
-    let first = c.get(1).map_or("", |m| m.as_str());
     let end = c.get(4).or(c.get(2)).or(c.get(1)).map_or(0, |m| m.end());
     let start = c.get(1).map_or(0, |m| m.start());
+    // Every group lies inside the address part.
+    let within = |m: regex::Match| m.start() - start..m.end() - start;
     Ok((
         RealAddr {
-            first: first.to_string(),
-            last: c.get(3).map(|m| m.as_str().to_string()),
-            port: c.get(5).map(|m| m.as_str().to_string()),
             written: text[start..end].to_string(),
+            first: c.get(1).map_or(0..0, within),
+            last: c.get(3).map(within),
+            port: c.get(5).map(within),
         },
         c.get(6).map_or("", |m| m.as_str()),
     ))
@@ -405,16 +424,13 @@ mod tests {
     #[test]
     fn real_lines() {
         let (a, rest) = parse_real("10.0.0.1->10.0.0.3:http masq 5").unwrap_or_default();
-        assert_eq!(a.first, "10.0.0.1");
-        assert_eq!(a.last.as_deref(), Some("10.0.0.3"));
-        assert_eq!(a.port.as_deref(), Some("http"));
+        assert_eq!(a.first(), "10.0.0.1");
+        assert_eq!(a.last(), Some("10.0.0.3"));
+        assert_eq!(a.port(), Some("http"));
         assert_eq!(a.written, "10.0.0.1->10.0.0.3:http");
         assert_eq!(rest, "masq 5");
         let (a, _) = parse_real("[2001:db8::2]:80 gate").unwrap_or_default();
-        assert_eq!(
-            (a.first.as_str(), a.port.as_deref()),
-            ("[2001:db8::2]", Some("80"))
-        );
+        assert_eq!((a.first(), a.port()), ("[2001:db8::2]", Some("80")));
         assert!(parse_real("10.0.0.1:80").is_err());
         assert!(parse_real_address("10.0.0.1:80").is_ok());
         assert!(parse_real_address("10.0.0.1:80 gate").is_err());

@@ -189,27 +189,27 @@ fn resolve_key(
 }
 
 fn resolve_reals(
-    d: &VirtualDraft,
+    drafts: Vec<RealDraft>,
     family: Family,
     r: &dyn Resolver,
     rx_memo: &mut values::RegexMemo,
     diags: &mut Diagnostics,
 ) -> Vec<Real> {
-    let mut out = Vec::with_capacity(d.reals.len());
+    let mut out = Vec::with_capacity(drafts.len());
     let mut range: Vec<IpAddr>;
-    for rd in &d.reals {
+    for mut rd in drafts {
         let a = &rd.addr;
-        let Some(first) = r.host(addr::strip_brackets(&a.first), family) else {
+        let Some(first) = r.host(addr::strip_brackets(a.first()), family) else {
             diags.error(
                 rd.line,
                 format!(
                     "invalid address ({}) for real server (could not resolve host)",
-                    a.first
+                    a.first()
                 ),
             );
             continue;
         };
-        let port_text = a.port.as_deref().unwrap_or("0");
+        let port_text = a.port().unwrap_or("0");
         let Some(port) = addr::resolve_port(r, port_text, None) else {
             diags.error(
                 rd.line,
@@ -217,7 +217,7 @@ fn resolve_reals(
             );
             continue;
         };
-        let ips: &[IpAddr] = match &a.last {
+        let ips: &[IpAddr] = match a.last() {
             None => std::slice::from_ref(&first),
             Some(last_text) => {
                 let Some(last) = r.host(addr::strip_brackets(last_text), family) else {
@@ -272,19 +272,33 @@ fn resolve_reals(
                 diags.error(rd.line, m);
             }
         }
-        for &ip in ips {
+        // The draft's strings move into the last real of its line. (A
+        // range cut short by ldirectord's string comparison may be empty.)
+        let Some((last, before)) = ips.split_last() else {
+            continue;
+        };
+        let mut push = |ip: IpAddr, rd: &mut RealDraft, last: bool| {
+            let take = |s: &mut Option<String>| if last { s.take() } else { s.clone() };
             out.push(Real {
                 addr: SocketAddr::new(ip, port),
                 forward: rd.forward,
                 weight: rd.weight,
-                request: rd.request.clone(),
-                receive: rd.receive.clone(),
+                request: take(&mut rd.request),
+                receive: take(&mut rd.receive),
                 lower_threshold: rd.lower,
                 upper_threshold: rd.upper,
-                written: a.written.clone(),
+                written: if last {
+                    std::mem::take(&mut rd.addr.written)
+                } else {
+                    rd.addr.written.clone()
+                },
                 line: rd.line,
             });
+        };
+        for &ip in before {
+            push(ip, &mut rd, false);
         }
+        push(*last, &mut rd, true);
     }
     out
 }
@@ -292,7 +306,7 @@ fn resolve_reals(
 /// Resolves one virtual against the globals; `None` if its address is bad
 /// (the errors are in `diags`).
 pub fn build_virtual(
-    d: VirtualDraft,
+    mut d: VirtualDraft,
     g: &Global,
     r: &dyn Resolver,
     rx_memo: &mut values::RegexMemo,
@@ -323,7 +337,7 @@ pub fn build_virtual(
         },
         None => None,
     };
-    let reals = resolve_reals(&d, family, r, rx_memo, diags);
+    let reals = resolve_reals(std::mem::take(&mut d.reals), family, r, rx_memo, diags);
     let key = key?;
     let vport = match key {
         ServiceKey::Inet { addr, .. } => addr.port(),
