@@ -272,6 +272,18 @@ fn quiescent_default_warns_once() {
 }
 
 #[test]
+fn a_plain_file_draws_no_diagnostic_at_all() {
+    let l = lvsd::config::parse(
+        std::path::Path::new("t.cf"),
+        b"quiescent=no\nvirtual=10.0.0.1:80\n\tscheduler=wlc\n\tchecktype=on\n\treal=10.0.1.1:80 masq 1\n\treal=10.0.1.2:80 masq 1\n",
+        lvsd::config::Format::Ldirectord,
+        &lvsd::config::resolve::Static::new(&[], ""),
+    );
+    assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    assert_eq!(l.config.virtuals[0].reals.len(), 2);
+}
+
+#[test]
 fn a_range_ldirectord_cuts_to_nothing_yields_no_real() {
     // 0.0.0.9 -> 0.0.0.10 compares "9" le "10" as strings: no address.
     let l = lvsd::config::parse(

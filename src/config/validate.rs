@@ -120,7 +120,7 @@ pub fn virtual_rules(
             "checkinterval in a virtual service is ignored when fork=no, as in ldirectord",
         );
     }
-    if d.reals.is_empty() && v.fallback.is_none() {
+    if v.reals.is_empty() && v.fallback.is_none() {
         diags.warn(v.line, "virtual service has no real servers");
     }
 }
