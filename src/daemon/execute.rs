@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -51,6 +51,53 @@ pub fn reload_steps(old: &[String], new: &[String]) -> Steps {
         }
     }
     steps
+}
+
+/// An instance's configuration file and its `execute=` list.
+pub type InstanceFile = (PathBuf, Vec<String>);
+
+/// The instances in `children` that lead back to `own` through their own
+/// `execute=` lines (directly or further down): driving those would make
+/// every reload bounce between the instances for ever. `read` gives an
+/// instance's file and its `execute=` list (`None`: unreadable).
+pub fn cycles(
+    own: &Path,
+    children: &[String],
+    read: &dyn Fn(&str) -> Option<InstanceFile>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for child in children {
+        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut todo = vec![child.clone()];
+        let mut back = false;
+        while let Some(name) = todo.pop() {
+            let Some((path, next)) = read(&name) else {
+                continue;
+            };
+            if path == own {
+                back = true;
+                break;
+            }
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path);
+            todo.extend(next);
+        }
+        if back {
+            out.push(child.clone());
+        }
+    }
+    out
+}
+
+/// [`cycles`]' reader for real files: ldirectord's config search, then the
+/// file's `execute=` list (an invalid file lists nothing).
+pub fn read_instance(name: &str) -> Option<InstanceFile> {
+    let path = crate::config::find_config(Some(Path::new(name)));
+    let path = path.canonicalize().ok()?;
+    let loaded = crate::config::load(&path);
+    Some((path, loaded.config.global.execute))
 }
 
 /// How to run another instance: this program, under the name it was called.
@@ -223,6 +270,26 @@ mod tests {
         );
         assert_eq!(reload_steps(&[], &v(&["a"])).start, v(&["a"]));
         assert_eq!(reload_steps(&v(&["a"]), &[]).stop, v(&["a"]));
+    }
+
+    #[test]
+    fn instances_leading_back_here_are_found() {
+        // a -> b -> c -> a, a -> d -> e, e -> d, x unreadable.
+        let read = |n: &str| -> Option<InstanceFile> {
+            let next: &[&str] = match n {
+                "a" => &["b", "d"],
+                "b" => &["c"],
+                "c" => &["a"],
+                "d" => &["e"],
+                "e" => &["d"],
+                _ => return None,
+            };
+            Some((PathBuf::from(format!("/etc/{n}")), v(next)))
+        };
+        let own = Path::new("/etc/a");
+        assert_eq!(cycles(own, &v(&["b", "d", "x"]), &read), v(&["b"]));
+        assert_eq!(cycles(own, &v(&["a"]), &read), v(&["a"]), "itself");
+        assert!(cycles(Path::new("/etc/d"), &v(&["x"]), &read).is_empty());
     }
 
     /// The batches run in order, one command at a time, a failed reload is

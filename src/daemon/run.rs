@@ -331,6 +331,28 @@ impl State {
         }
     }
 
+    /// The `execute=` instances to drive: those whose files lead back to
+    /// this one are left out, with an error.
+    fn instance_list(&self, execute: &[String]) -> Vec<String> {
+        if execute.is_empty() {
+            return Vec::new();
+        }
+        let own = self
+            .opts
+            .config
+            .canonicalize()
+            .unwrap_or_else(|_| self.opts.config.clone());
+        let bad = execute::cycles(&own, execute, &execute::read_instance);
+        for b in &bad {
+            error!(instance = %b, "execute: this instance leads back to this configuration; not driving it (every reload would bounce between them)");
+        }
+        execute
+            .iter()
+            .filter(|c| !bad.contains(c))
+            .cloned()
+            .collect()
+    }
+
     /// Writes the status file unless it would read as the one on disk.
     fn write_status(&mut self, health: BTreeMap<RealKey, Status>) {
         if self
@@ -415,7 +437,8 @@ impl State {
                 parsed = started.elapsed();
                 debug!("the configuration is unchanged");
                 // ldirectord reloads its execute= instances on every reload.
-                self.instances.reconfigure(&config.global.execute);
+                let list = self.instance_list(&config.global.execute);
+                self.instances.reconfigure(&list);
                 self.rescan_maintenance();
                 checked = started.elapsed();
                 Ok(self.update())
@@ -424,7 +447,8 @@ impl State {
                 Err(e) => Err(format!("{e}; keeping the running configuration")),
                 Ok(specs) => {
                     parsed = started.elapsed();
-                    self.instances.reconfigure(&config.global.execute);
+                    let list = self.instance_list(&config.global.execute);
+                    self.instances.reconfigure(&list);
                     self.monitor.set_config(&config);
                     observe(&self.engine, &self.monitor);
                     self.engine.apply(specs);
@@ -543,8 +567,8 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     st.phase = Phase::Running;
     info!(virtuals = n, "table programmed; running");
     notify::ready(&format!("{n} virtual services programmed"));
-    let execute = st.config().global.execute.clone();
-    st.instances.start(&execute);
+    let list = st.instance_list(&st.config().global.execute.clone());
+    st.instances.start(&list);
 
     let result = serve(&mut st, &mut events).await;
 
