@@ -519,4 +519,22 @@ fn execute_drives_another_instance() {
         b_log()
     );
     assert!(!b_in_kernel(), "{}", a.ipvsadm("-S -n"));
+
+    // An instance whose file leads back here is not driven: every reload
+    // would bounce between the two.
+    std::fs::write(
+        other,
+        "logfile=\"/tmp/exb.log\"\nexecute=/tmp/exa.cf\nvirtual=10.91.0.2:80\n\treal=10.92.0.2:80 masq\n\tchecktype=on\n",
+    )
+    .expect("write the other configuration");
+    a.start();
+    wait_for(
+        "the refusal logged",
+        DETECT,
+        || a.log(),
+        |l| l.contains("leads back"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!b_pid.exists() && !b_in_kernel(), "{}", a.ipvsadm("-S -n"));
+    a.stop();
 }
