@@ -112,9 +112,15 @@ fn agent_actions_return_the_right_codes() {
     }
 
     // Depth 10 reads the kernel: a service deleted behind lvsd's back is a
-    // failure there, while depth 0 (the daemon answers) still succeeds.
+    // failure there. The daemon is held (SIGSTOP) meanwhile, or its resync
+    // could repair the table before the agent looks; the agent reads the
+    // status file and the kernel, not the daemon, so it answers anyway.
+    let pid = lvsd.pid().expect("the daemon's pid");
+    sh(&format!("kill -STOP {pid}"));
     lvsd.ipvsadm(&format!("-D {svc}"));
-    let text = agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::ERR_GENERIC);
+    let (code, text) = agent.run_with("monitor", "OCF_CHECK_LEVEL=10");
+    sh(&format!("kill -CONT {pid}"));
+    assert_eq!(code, rc::ERR_GENERIC, "monitor at depth 10:\n{text}");
     assert!(
         text.contains(&format!("tcp {vip}:80")),
         "names the service: {text}"
