@@ -464,15 +464,14 @@ fn execute_drives_another_instance() {
     // `ldirectord` too: its pid file says so.
     let b_pid = a.run_dir.join("ldirectord.exb.cf.pid");
     let b_in_kernel = || a.ipvsadm("-S -n").contains("10.91.0.2:80");
+    // (pid file present, service in the kernel)
+    let b_state = || (b_pid.exists(), b_in_kernel());
     let b_log = || std::fs::read_to_string("/tmp/exb.log").unwrap_or_default();
 
     a.start();
-    wait_for(
-        "the other instance started",
-        DETECT,
-        || (b_pid.exists(), b_in_kernel()),
-        |s| *s == (true, true),
-    );
+    wait_for("the other instance started", DETECT, b_state, |s| {
+        *s == (true, true)
+    });
     let (code, text) = a.action("status");
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -492,24 +491,18 @@ fn execute_drives_another_instance() {
     // service); listed again: started again.
     a.write_config(&a_text(false));
     assert_eq!(a.action("reload").0, 0);
-    wait_for(
-        "the other instance stopped",
-        DETECT,
-        || (b_pid.exists(), b_in_kernel()),
-        |s| *s == (false, false),
-    );
+    wait_for("the other instance stopped", DETECT, b_state, |s| {
+        *s == (false, false)
+    });
     assert!(
         a.ipvsadm("-S -n").contains("10.91.0.1:80"),
         "this one serves on"
     );
     a.write_config(&a_text(true));
     assert_eq!(a.action("reload").0, 0);
-    wait_for(
-        "the other instance started again",
-        DETECT,
-        || (b_pid.exists(), b_in_kernel()),
-        |s| *s == (true, true),
-    );
+    wait_for("the other instance started again", DETECT, b_state, |s| {
+        *s == (true, true)
+    });
 
     // Stop returns once this instance is gone, and it stopped the other first.
     a.stop();

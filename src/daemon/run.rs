@@ -307,9 +307,12 @@ impl State {
         }
         // Only a table that changed (or was read anew), or a new
         // configuration, can show reals not seen before.
-        let table = self.director.table();
-        for v in self.director.config().virtuals.iter().filter(|_| recount) {
-            if let Some(e) = table.services.get(&v.key) {
+        if recount {
+            let table = self.director.table();
+            for v in &self.director.config().virtuals {
+                let Some(e) = table.services.get(&v.key) else {
+                    continue;
+                };
                 for r in &v.reals {
                     let addr = crate::director::plan::dest_addr(&v.key, r.addr, r.forward);
                     if e.dests.contains_key(&addr) {
