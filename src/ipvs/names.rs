@@ -3,6 +3,7 @@
 //! address, `getservbyport` of the port for the service's protocol, each
 //! falling back to the number).
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use super::table::Protocol;
@@ -54,16 +55,25 @@ impl Names for SystemNames {
 /// ipvsadm's `addrport_to_anyname`: `host:port`, `[v6]:port`, each part
 /// resolved or numeric. Its buffer holds 59 characters.
 pub fn addrport(addr: &SocketAddr, protocol: Option<Protocol>, names: &dyn Names) -> String {
-    let host = names
-        .host(&addr.ip())
-        .unwrap_or_else(|| addr.ip().to_string());
-    let port = names
-        .service(addr.port(), protocol)
-        .unwrap_or_else(|| addr.port().to_string());
-    let s = match addr.ip() {
-        IpAddr::V4(_) => format!("{host}:{port}"),
-        IpAddr::V6(_) => format!("[{host}]:{port}"),
-    };
+    // One allocation: a listing calls this once per line.
+    let mut s = String::with_capacity(48);
+    let v6 = addr.is_ipv6();
+    if v6 {
+        s.push('[');
+    }
+    match names.host(&addr.ip()) {
+        Some(h) => s.push_str(&h),
+        None => {
+            let _ = write!(s, "{}", addr.ip());
+        }
+    }
+    s.push_str(if v6 { "]:" } else { ":" });
+    match names.service(addr.port(), protocol) {
+        Some(p) => s.push_str(&p),
+        None => {
+            let _ = write!(s, "{}", addr.port());
+        }
+    }
     truncate(s, 59)
 }
 
