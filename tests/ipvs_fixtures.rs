@@ -175,7 +175,8 @@ fn a_listing_one_service_at_a_time_equals_the_whole_table_listing() {
         listing_order, render_head, render_list, render_service, Columns, ListOptions,
     };
     use lvsd::ipvs::names::Numeric;
-    use lvsd::ipvs::save::render_snapshot_save;
+    use lvsd::ipvs::save::{render_service_save, render_snapshot_save};
+    use lvsd::ipvs::snapshot::ServiceDump;
     use lvsd::ipvs::Snapshot;
 
     let info = decode_info(&one("info")).unwrap();
@@ -194,12 +195,15 @@ fn a_listing_one_service_at_a_time_equals_the_whole_table_listing() {
         whole
             .insert(key, service.clone(), stats, dests.clone())
             .unwrap();
-        let mut part = Snapshot {
-            info,
-            ..Snapshot::default()
-        };
-        part.insert(key, service, stats, dests).unwrap();
-        parts.insert(key, part);
+        parts.insert(
+            key,
+            ServiceDump {
+                key,
+                service,
+                stats,
+                dests,
+            },
+        );
         kernel_order.push(key);
     }
     assert_eq!(
@@ -222,14 +226,14 @@ fn a_listing_one_service_at_a_time_equals_the_whole_table_listing() {
         };
         let mut streamed = String::new();
         render_head(&mut streamed, &info, &o);
-        for key in listing_order(&kernel_order) {
-            render_service(&mut streamed, &parts[&key], &key, &o, &Numeric);
+        for i in listing_order(&kernel_order) {
+            render_service(&mut streamed, &parts[&kernel_order[i]], &o, &Numeric);
         }
         assert_eq!(streamed, render_list(&whole, &o, &Numeric), "{columns:?}");
     }
-    let streamed: String = listing_order(&kernel_order)
-        .iter()
-        .map(|k| render_snapshot_save(&parts[k], &Numeric))
-        .collect();
+    let mut streamed = String::new();
+    for i in listing_order(&kernel_order) {
+        render_service_save(&mut streamed, &parts[&kernel_order[i]], &Numeric);
+    }
     assert_eq!(streamed, render_snapshot_save(&whole, &Numeric), "save");
 }

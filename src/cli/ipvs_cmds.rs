@@ -16,7 +16,7 @@ use crate::ipvs::list::{
 };
 use crate::ipvs::names::{Names, Numeric, SystemNames};
 use crate::ipvs::rules;
-use crate::ipvs::save::render_snapshot_save;
+use crate::ipvs::save::render_service_save;
 use crate::ipvs::{Client, Family, Protocol, ServiceKey};
 
 /// Exit code when IPVS cannot be reached at all (ipvsadm uses 2 as well).
@@ -183,10 +183,13 @@ pub fn list(a: ListArgs) -> u8 {
         // Service by service: the output is all that is held.
         let mut body = String::new();
         let names = names(a.numeric);
-        let info = client.for_each_service(listing_order, |one| {
-            if let Some(k) = one.order.first() {
-                render_service(&mut body, one, k, &opts, names);
+        let info = client.for_each_service(listing_order, |one, count| {
+            if body.is_empty() {
+                // A line is ~60 bytes: size once rather than double a
+                // megabyte of output a dozen times.
+                body.reserve(count * (1 + one.dests.len()) * 64);
             }
+            render_service(&mut body, one, &opts, names);
         });
         return match info {
             Ok(info) => {
@@ -230,8 +233,11 @@ pub fn save(a: SaveArgs) -> u8 {
     let mut out = String::new();
     let names = names(a.numeric);
     let done = Client::connect().and_then(|mut c| {
-        c.for_each_service(listing_order, |one| {
-            out.push_str(&render_snapshot_save(one, names));
+        c.for_each_service(listing_order, |one, count| {
+            if out.is_empty() {
+                out.reserve(count * (1 + one.dests.len()) * 64);
+            }
+            render_service_save(&mut out, one, names);
         })
     });
     match done {

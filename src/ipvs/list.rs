@@ -6,12 +6,14 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::names::{addrport, truncate, Names};
-use super::order::{sorted_dests, sorted_services};
+use super::names::{addrport, push_num, truncate, Names};
+use super::order::{cmp_dests, cmp_services, glibc_sort, sorted_services};
 use super::save::sched_flag_names;
-use super::snapshot::{Daemon, DaemonState, Info, Snapshot, Stats, Timeouts};
+use super::snapshot::{
+    Daemon, DaemonState, DestCounters, Info, ServiceDump, Snapshot, Stats, Timeouts,
+};
 use super::table::{
-    svc_flags, Dest, Family, Forward, Protocol, ServiceKey, TunnelCsum, TunnelType,
+    svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, TunnelCsum, TunnelType,
 };
 
 /// Which columns a listing shows (ipvsadm's `FMT_*` choices).
@@ -177,21 +179,21 @@ fn tunnel_info(d: &Dest) -> String {
 
 fn service_line(
     out: &mut String,
-    snap: &Snapshot,
     key: &ServiceKey,
+    svc: &Service,
+    stats: &Stats,
     o: &ListOptions,
     n: &dyn Names,
 ) {
-    let svc = &snap.table.services[key].service;
     let name = service_name(key, n);
     match o.columns {
         Columns::Stats => {
             let _ = write!(out, "{name:<33}");
-            five(out, counts(&snap.service_stats(key)), o.exact);
+            five(out, counts(stats), o.exact);
         }
         Columns::Rate => {
             let _ = write!(out, "{name:<33}");
-            five(out, rates(&snap.service_stats(key)), o.exact);
+            five(out, rates(stats), o.exact);
         }
         _ => {
             let _ = write!(out, "{name} {}", svc.scheduler);
@@ -223,16 +225,16 @@ fn service_line(
     out.push('\n');
 }
 
+/// One destination as dumped.
+type DestRow = (SocketAddr, Dest, DestCounters);
+
 fn dest_line(
     out: &mut String,
-    snap: &Snapshot,
     key: &ServiceKey,
-    addr: &SocketAddr,
+    (addr, d, c): &DestRow,
     o: &ListOptions,
     n: &dyn Names,
 ) {
-    let d = &snap.table.services[key].dests[addr];
-    let c = snap.dest_counters(key, addr);
     let name = dest_name(key, addr, n);
     let weight = d.weight as i32;
     let _ = match o.columns {
@@ -303,13 +305,18 @@ fn line_start(out: &mut String, name: &str) {
 /// `%-Ns `: `s`, spaces up to `width` characters, one more space.
 fn left(out: &mut String, s: &str, width: usize) {
     out.push_str(s);
-    pad(out, s.chars().count(), width);
+    let len = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
+    pad(out, len, width);
 }
 
 /// `%-Nd `/`%-Nu `, as [`left`].
-fn left_num(out: &mut String, n: impl std::fmt::Display, width: usize) {
+fn left_num(out: &mut String, n: impl Into<i64>, width: usize) {
     let start = out.len();
-    let _ = write!(out, "{n}");
+    push_num(out, n.into());
     let len = out.len() - start;
     pad(out, len, width);
 }
@@ -336,7 +343,16 @@ pub fn render_list(snap: &Snapshot, o: &ListOptions, names: &dyn Names) -> Strin
     let mut out = String::new();
     render_head(&mut out, &snap.info, o);
     for key in sorted_services(snap.kernel_order()) {
-        render_service(&mut out, snap, key, o, names);
+        let Some(entry) = snap.table.services.get(key) else {
+            continue;
+        };
+        let rows: Vec<DestRow> = snap
+            .kernel_dest_order(key)
+            .into_iter()
+            .filter_map(|a| Some((*a, entry.dests.get(a)?.clone(), snap.dest_counters(key, a))))
+            .collect();
+        let stats = snap.service_stats(key);
+        render_rows(&mut out, key, &entry.service, &stats, &rows, o, names);
     }
     out
 }
@@ -355,25 +371,49 @@ pub fn render_head(out: &mut String, info: &Info, o: &ListOptions) {
     title(out, o.columns);
 }
 
-/// One service of `snap` and its destinations. With [`render_head`] and
+/// One service as dumped and its destinations. With [`render_head`] and
 /// [`listing_order`], a listing can be produced one service at a time
 /// (`lvsd list` does, so that it never holds the whole table).
-pub fn render_service(
+pub fn render_service(out: &mut String, one: &ServiceDump, o: &ListOptions, names: &dyn Names) {
+    render_rows(
+        out,
+        &one.key,
+        &one.service,
+        &one.stats,
+        &one.dests,
+        o,
+        names,
+    );
+}
+
+/// A service line, then its destinations (given in the kernel's order)
+/// sorted as ipvsadm sorts them.
+fn render_rows(
     out: &mut String,
-    snap: &Snapshot,
     key: &ServiceKey,
+    svc: &Service,
+    stats: &Stats,
+    rows: &[DestRow],
     o: &ListOptions,
     names: &dyn Names,
 ) {
-    service_line(out, snap, key, o, names);
-    for addr in sorted_dests(snap.kernel_dest_order(key)) {
-        dest_line(out, snap, key, addr, o, names);
+    service_line(out, key, svc, stats, o, names);
+    let mut rows: Vec<&DestRow> = rows.iter().collect();
+    glibc_sort(&mut rows, &|a: &&DestRow, b: &&DestRow| {
+        cmp_dests(&a.0, &b.0)
+    });
+    for row in rows {
+        dest_line(out, key, row, o, names);
     }
 }
 
-/// The order ipvsadm lists services in, from the kernel's order.
-pub fn listing_order(kernel_order: &[ServiceKey]) -> Vec<ServiceKey> {
-    sorted_services(kernel_order).into_iter().copied().collect()
+/// The order ipvsadm lists services in, as positions in the kernel's order.
+pub fn listing_order(kernel_order: &[ServiceKey]) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..kernel_order.len()).collect();
+    glibc_sort(&mut v, &|a: &usize, b: &usize| {
+        cmp_services(&kernel_order[*a], &kernel_order[*b])
+    });
+    v
 }
 
 /// `ipvsadm -L --timeout`

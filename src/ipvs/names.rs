@@ -61,20 +61,50 @@ pub fn addrport(addr: &SocketAddr, protocol: Option<Protocol>, names: &dyn Names
     if v6 {
         s.push('[');
     }
-    match names.host(&addr.ip()) {
-        Some(h) => s.push_str(&h),
-        None => {
-            let _ = write!(s, "{}", addr.ip());
+    match (names.host(&addr.ip()), addr.ip()) {
+        (Some(h), _) => s.push_str(&h),
+        (None, IpAddr::V4(ip)) => {
+            let [a, b, c, d] = ip.octets();
+            for (i, o) in [a, b, c, d].into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                push_num(&mut s, i64::from(o));
+            }
+        }
+        (None, IpAddr::V6(ip)) => {
+            let _ = write!(s, "{ip}");
         }
     }
     s.push_str(if v6 { "]:" } else { ":" });
     match names.service(addr.port(), protocol) {
         Some(p) => s.push_str(&p),
-        None => {
-            let _ = write!(s, "{}", addr.port());
-        }
+        None => push_num(&mut s, i64::from(addr.port())),
     }
     truncate(s, 59)
+}
+
+/// Appends `n` in decimal, as `%d` would. Listings print tens of thousands
+/// of numbers; this skips the formatter's machinery (padding, flags) that
+/// `write!` runs for each.
+pub fn push_num(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
 }
 
 /// Cuts `s` to at most `max` bytes, as C's `buf[max] = '\0'` does (at a
@@ -101,6 +131,28 @@ mod tests {
         }
         fn service(&self, port: u16, p: Option<Protocol>) -> Option<String> {
             (port == 80 && p.is_some()).then(|| "http".into())
+        }
+    }
+
+    #[test]
+    fn numbers_print_as_printf_d() {
+        for n in [0, 7, 10, 65535, -1, -2147483648, i64::MAX, i64::MIN] {
+            let mut s = String::from("x");
+            push_num(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn numeric_addresses_print_as_inet_ntop() {
+        for a in [
+            "10.0.0.1:80",
+            "255.255.255.255:65535",
+            "0.0.0.0:0",
+            "[2001:db8::1]:443",
+        ] {
+            let addr: SocketAddr = a.parse().unwrap();
+            assert_eq!(addrport(&addr, Some(Protocol::Tcp), &Numeric), a);
         }
     }
 

@@ -104,28 +104,36 @@ pub fn cmp_dests(a: &SocketAddr, b: &SocketAddr) -> i32 {
 /// taking from the left while `cmp(left, right) <= 0`. Stable, and it never
 /// panics on a comparator that is not a total order.
 pub fn glibc_sort<T: Clone>(items: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
+    if items.len() > 1 {
+        // One scratch buffer for every merge, as glibc's `tmp`.
+        let mut tmp = Vec::with_capacity(items.len());
+        msort(items, &mut tmp, cmp);
+    }
+}
+
+fn msort<T: Clone>(items: &mut [T], tmp: &mut Vec<T>, cmp: &impl Fn(&T, &T) -> i32) {
     let n = items.len();
     if n <= 1 {
         return;
     }
     let n1 = n / 2;
-    glibc_sort(&mut items[..n1], cmp);
-    glibc_sort(&mut items[n1..], cmp);
-    let mut merged = Vec::with_capacity(n);
+    msort(&mut items[..n1], tmp, cmp);
+    msort(&mut items[n1..], tmp, cmp);
+    tmp.clear();
     let (left, right) = items.split_at(n1);
     let (mut i, mut j) = (0, 0);
     while i < left.len() && j < right.len() {
         if cmp(&left[i], &right[j]) <= 0 {
-            merged.push(left[i].clone());
+            tmp.push(left[i].clone());
             i += 1;
         } else {
-            merged.push(right[j].clone());
+            tmp.push(right[j].clone());
             j += 1;
         }
     }
-    merged.extend_from_slice(&left[i..]);
-    merged.extend_from_slice(&right[j..]);
-    items.clone_from_slice(&merged);
+    tmp.extend_from_slice(&left[i..]);
+    tmp.extend_from_slice(&right[j..]);
+    items.clone_from_slice(tmp);
 }
 
 /// Services in ipvsadm's listing order.

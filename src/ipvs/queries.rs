@@ -2,7 +2,7 @@
 //! (with counters), one service, info, timeouts, sync daemons, zero and
 //! flush; and the [`Kernel`] seam over the client.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::change::Change;
@@ -11,7 +11,7 @@ use super::decode;
 use super::error::{DecodeError, Errno, IpvsError, Op, Target};
 use super::kernel::Kernel;
 use super::snapshot::{
-    Daemon, DaemonState, DestCounters, Duplicate, Info, Snapshot, Stats, Timeouts,
+    Daemon, DaemonState, DestCounters, Duplicate, Info, ServiceDump, Snapshot, Stats, Timeouts,
 };
 use super::socket::Client;
 use super::table::{Dest, Service, ServiceKey, Table};
@@ -22,6 +22,20 @@ fn duplicate(_: Duplicate) -> IpvsError {
         source: DecodeError::Message {
             what: "an entry appeared twice: the table changed during the dump",
         },
+    }
+}
+
+/// Whether a destination dump holds an address twice (the table changed
+/// while it was read). Pairwise for the usual handful, hashed beyond.
+fn has_duplicate_dest(dests: &[(SocketAddr, Dest, DestCounters)]) -> bool {
+    if dests.len() <= 32 {
+        dests
+            .iter()
+            .enumerate()
+            .any(|(i, (a, ..))| dests[..i].iter().any(|(b, ..)| a == b))
+    } else {
+        let mut seen = HashSet::with_capacity(dests.len());
+        !dests.iter().all(|(a, ..)| seen.insert(*a))
     }
 }
 
@@ -115,36 +129,41 @@ impl Client {
     }
 
     /// The whole table one service at a time: one service dump, then each
-    /// service's destinations, handed to `each` as a one-service snapshot
-    /// in the order `order` picks from the kernel's. Only one service's
-    /// destinations are held at once (a listing of 10,000 reals need not
-    /// build the whole table first). Complete, or an error.
+    /// service's destinations, handed to `each` in the order `order` picks
+    /// from the kernel's. Only one service's destinations are held at once
+    /// (a listing of 10,000 reals need not build the whole table first).
+    /// `each` also learns how many services there are, to size its output.
+    /// Complete, or an error.
     pub fn for_each_service(
         &mut self,
-        order: impl FnOnce(&[ServiceKey]) -> Vec<ServiceKey>,
-        mut each: impl FnMut(&Snapshot),
+        order: impl FnOnce(&[ServiceKey]) -> Vec<usize>,
+        mut each: impl FnMut(&ServiceDump, usize),
     ) -> Result<Info, IpvsError> {
         let info = self.info()?;
         let services = self.services()?;
+        let count = services.len();
         let kernel_order: Vec<ServiceKey> = services.iter().map(|(k, ..)| *k).collect();
-        let mut by_key: HashMap<ServiceKey, (Service, Stats)> =
-            HashMap::with_capacity(services.len());
-        for (key, svc, stats) in services {
-            if by_key.insert(key, (svc, stats)).is_some() {
-                return Err(duplicate(Duplicate));
-            }
+        let mut seen = HashSet::with_capacity(count);
+        if !kernel_order.iter().all(|k| seen.insert(*k)) {
+            return Err(duplicate(Duplicate));
         }
-        for key in order(&kernel_order) {
-            let Some((svc, stats)) = by_key.remove(&key) else {
+        let mut services: Vec<Option<(ServiceKey, Service, Stats)>> =
+            services.into_iter().map(Some).collect();
+        for i in order(&kernel_order) {
+            let Some((key, service, stats)) = services.get_mut(i).and_then(Option::take) else {
                 continue;
             };
             let dests = self.dests(&key)?;
-            let mut snap = Snapshot {
-                info,
-                ..Snapshot::default()
+            if has_duplicate_dest(&dests) {
+                return Err(duplicate(Duplicate));
+            }
+            let one = ServiceDump {
+                key,
+                service,
+                stats,
+                dests,
             };
-            snap.insert(key, svc, stats, dests).map_err(duplicate)?;
-            each(&snap);
+            each(&one, count);
         }
         Ok(info)
     }
@@ -213,5 +232,34 @@ impl Kernel for Client {
 
     fn apply_all(&mut self, changes: &[Change]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
         Client::apply_all(self, changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::table::Forward;
+
+    fn dests(n: u16, twice: Option<u16>) -> Vec<(SocketAddr, Dest, DestCounters)> {
+        (0..n)
+            .chain(twice)
+            .map(|i| {
+                let addr = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 80));
+                (addr, Dest::new(Forward::Masq, 1), DestCounters::default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_destination_dumped_twice_is_found_in_short_and_long_lists() {
+        for n in [1, 10, 32, 33, 500] {
+            assert!(!has_duplicate_dest(&dests(n, None)), "{n} distinct");
+            assert!(has_duplicate_dest(&dests(n, Some(0))), "{n} + first again");
+            assert!(
+                has_duplicate_dest(&dests(n, Some(n - 1))),
+                "{n} + last again"
+            );
+        }
+        assert!(!has_duplicate_dest(&[]));
     }
 }

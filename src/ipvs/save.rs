@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::names::{self, Names, Numeric};
-use super::order::{sorted_dests, sorted_services};
-use super::snapshot::Snapshot;
+use super::order::{cmp_dests, glibc_sort, sorted_services};
+use super::snapshot::{ServiceDump, Snapshot};
 use super::table::{
-    svc_flags, Family, Forward, Protocol, Service, ServiceKey, Table, TunnelCsum, TunnelType,
+    svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, Table, TunnelCsum, TunnelType,
 };
 
 /// `a.b.c.d:port` or `[v6]:port`, as ipvsadm prints addresses numerically.
@@ -108,6 +108,13 @@ pub fn render_snapshot_save(snap: &Snapshot, names: &dyn Names) -> String {
     )
 }
 
+/// The rules of one service as dumped (destinations in the kernel's
+/// order), appended to `out`: `lvsd save` streams the table this way.
+pub fn render_service_save(out: &mut String, one: &ServiceDump, names: &dyn Names) {
+    let rows = one.dests.iter().map(|(a, d, _)| (a, d)).collect();
+    render_service(out, &one.key, &one.service, rows, names);
+}
+
 fn render<'a>(
     table: &'a Table,
     services: Vec<&'a ServiceKey>,
@@ -117,61 +124,79 @@ fn render<'a>(
     let mut out = String::new();
     for key in sorted_services(services) {
         let entry = &table.services[key];
-        let svc = &entry.service;
-        let name = rule_service_name(key, names);
-        let protocol = match key {
-            ServiceKey::Inet { protocol, .. } => Some(*protocol),
-            ServiceKey::FwMark { .. } => None,
-        };
-        let _ = write!(out, "-A {name} -s {}", svc.scheduler);
-        if svc.is_persistent() {
-            let _ = write!(out, " -p {}", svc.timeout);
-            match key.family() {
-                Family::Inet if svc.netmask != 0xffff_ffff => {
-                    let _ = write!(out, " -M {}", Ipv4Addr::from(svc.netmask));
-                }
-                Family::Inet6 if svc.netmask != 128 => {
-                    let _ = write!(out, " -M {}", svc.netmask as i32);
-                }
-                _ => {}
-            }
-        }
-        if let Some(pe) = &svc.pe_name {
-            let _ = write!(out, " --pe {pe}");
-        }
-        if svc.flags & svc_flags::ONEPACKET != 0 {
-            out.push_str(" -o");
-        }
-        if svc.flags & (svc_flags::SCHED1 | svc_flags::SCHED2 | svc_flags::SCHED3) != 0 {
-            let _ = write!(out, " -b {}", sched_flag_names(svc));
-        }
-        out.push('\n');
-        for addr in sorted_dests(dests_of(key)) {
-            let d = &entry.dests[addr];
-            let _ = write!(
-                out,
-                "-a {name} -r {} {} -w {}",
-                names::addrport(addr, protocol, names),
-                fwd_switch(d.forward),
-                d.weight as i32
-            );
-            // Kernels since 5.2 report a tunnel type for every tunnel
-            // destination, IPIP by default (`tunnel: None` here).
-            if d.forward == Forward::Tunnel {
-                match d.tunnel.map(|t| (t.kind, t.csum)) {
-                    Some((TunnelType::Ipip, _)) | None => out.push_str(" --tun-type ipip"),
-                    Some((TunnelType::Gue { port }, csum)) => {
-                        let _ = write!(out, " --tun-type gue --tun-port {port} {}", csum_opt(csum));
-                    }
-                    Some((TunnelType::Gre, csum)) => {
-                        let _ = write!(out, " --tun-type gre {}", csum_opt(csum));
-                    }
-                }
-            }
-            out.push('\n');
-        }
+        let rows = dests_of(key)
+            .into_iter()
+            .filter_map(|a| Some((a, entry.dests.get(a)?)))
+            .collect();
+        render_service(&mut out, key, &entry.service, rows, names);
     }
     out
+}
+
+/// One service's rules; `rows` in the kernel's order, sorted here as
+/// ipvsadm sorts them.
+fn render_service(
+    out: &mut String,
+    key: &ServiceKey,
+    svc: &Service,
+    mut rows: Vec<(&SocketAddr, &Dest)>,
+    names: &dyn Names,
+) {
+    let name = rule_service_name(key, names);
+    let protocol = match key {
+        ServiceKey::Inet { protocol, .. } => Some(*protocol),
+        ServiceKey::FwMark { .. } => None,
+    };
+    let _ = write!(out, "-A {name} -s {}", svc.scheduler);
+    if svc.is_persistent() {
+        let _ = write!(out, " -p {}", svc.timeout);
+        match key.family() {
+            Family::Inet if svc.netmask != 0xffff_ffff => {
+                let _ = write!(out, " -M {}", Ipv4Addr::from(svc.netmask));
+            }
+            Family::Inet6 if svc.netmask != 128 => {
+                let _ = write!(out, " -M {}", svc.netmask as i32);
+            }
+            _ => {}
+        }
+    }
+    if let Some(pe) = &svc.pe_name {
+        let _ = write!(out, " --pe {pe}");
+    }
+    if svc.flags & svc_flags::ONEPACKET != 0 {
+        out.push_str(" -o");
+    }
+    if svc.flags & (svc_flags::SCHED1 | svc_flags::SCHED2 | svc_flags::SCHED3) != 0 {
+        let _ = write!(out, " -b {}", sched_flag_names(svc));
+    }
+    out.push('\n');
+    glibc_sort(
+        &mut rows,
+        &|a: &(&SocketAddr, &Dest), b: &(&SocketAddr, &Dest)| cmp_dests(a.0, b.0),
+    );
+    for (addr, d) in rows {
+        let _ = write!(
+            out,
+            "-a {name} -r {} {} -w {}",
+            names::addrport(addr, protocol, names),
+            fwd_switch(d.forward),
+            d.weight as i32
+        );
+        // Kernels since 5.2 report a tunnel type for every tunnel
+        // destination, IPIP by default (`tunnel: None` here).
+        if d.forward == Forward::Tunnel {
+            match d.tunnel.map(|t| (t.kind, t.csum)) {
+                Some((TunnelType::Ipip, _)) | None => out.push_str(" --tun-type ipip"),
+                Some((TunnelType::Gue { port }, csum)) => {
+                    let _ = write!(out, " --tun-type gue --tun-port {port} {}", csum_opt(csum));
+                }
+                Some((TunnelType::Gre, csum)) => {
+                    let _ = write!(out, " --tun-type gre {}", csum_opt(csum));
+                }
+            }
+        }
+        out.push('\n');
+    }
 }
 
 fn csum_opt(c: TunnelCsum) -> &'static str {

@@ -64,6 +64,18 @@ pub struct Snapshot {
     pub dest_order: BTreeMap<ServiceKey, Vec<SocketAddr>>,
 }
 
+/// One service as dumped, with its destinations in the kernel's order:
+/// what a listing handles one at a time (see
+/// [`Client::for_each_service`](super::Client::for_each_service)), without
+/// building a [`Snapshot`]'s maps for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceDump {
+    pub key: ServiceKey,
+    pub service: Service,
+    pub stats: Stats,
+    pub dests: Vec<(SocketAddr, Dest, DestCounters)>,
+}
+
 /// A service or real server appeared twice in a dump: the table changed
 /// while it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
