@@ -129,6 +129,17 @@ fn fail(e: &IpvsError) -> u8 {
     }
 }
 
+/// The bytes a listing of `services` will take, guessed from the first
+/// one's `dests`: a line is ~60 bytes. Reserving once spares doubling a
+/// megabyte of output a dozen times; capped, as the first service may not
+/// be typical.
+fn output_estimate(services: usize, dests: usize) -> usize {
+    services
+        .saturating_mul(1 + dests)
+        .saturating_mul(64)
+        .min(16 << 20)
+}
+
 fn emit(text: &str) -> u8 {
     // A closed pipe (`lvsd list | head`) is not an error worth reporting.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -185,9 +196,7 @@ pub fn list(a: ListArgs) -> u8 {
         let names = names(a.numeric);
         let info = client.for_each_service(listing_order, |one, count| {
             if body.is_empty() {
-                // A line is ~60 bytes: size once rather than double a
-                // megabyte of output a dozen times.
-                body.reserve(count * (1 + one.dests.len()) * 64);
+                body.reserve(output_estimate(count, one.dests.len()));
             }
             render_service(&mut body, one, &opts, names);
         });
@@ -235,7 +244,7 @@ pub fn save(a: SaveArgs) -> u8 {
     let done = Client::connect().and_then(|mut c| {
         c.for_each_service(listing_order, |one, count| {
             if out.is_empty() {
-                out.reserve(count * (1 + one.dests.len()) * 64);
+                out.reserve(output_estimate(count, one.dests.len()));
             }
             render_service_save(&mut out, one, names);
         })
