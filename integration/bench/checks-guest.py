@@ -14,7 +14,11 @@ one failure takes a real out. Measured per tool, from /proc:
     real's disappearance from `ipvsadm -S -n` (polled; the poll period is
     printed, it is the resolution).
 
-usage: checks-guest.py LVSD_BIN TARGETS TIMEOUT_S STEADY_S REPS
+usage: checks-guest.py LVSD_BIN TARGETS TIMEOUT_S STEADY_S REPS [lvsd-NAME=LVSD_BIN]...
+
+Other builds of lvsd given as lvsd-NAME=PATH (e.g. the main branch's as
+lvsd-base) are measured too, in the same boot: a change is judged against
+its baseline under the same conditions.
 """
 
 import os
@@ -153,6 +157,21 @@ def rss_mib(root):
     return total / 1024
 
 
+def switches(root):
+    """Context switches (voluntary and not) of the tree: each is a sleep and
+    a wake-up, which cost far more than the syscalls around them."""
+    total = 0
+    for pid in tree(root):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def reals(ns):
     out = subprocess.run(["ip", "netns", "exec", ns, "ipvsadm", "-S", "-n"],
                          capture_output=True, text=True, check=True).stdout
@@ -181,10 +200,11 @@ def measure(tool, ns, root, n, timeout, steady):
         time.sleep(1)
     up_after = time.time() - t0
     time.sleep(5)  # past start-up work
-    c0, w0 = cpu_seconds(root), time.time()
+    c0, s0, w0 = cpu_seconds(root), switches(root), time.time()
     time.sleep(steady)
     wall = time.time() - w0
     cpu = (cpu_seconds(root) - c0) / wall
+    cs = (switches(root) - s0) / wall
     rss = rss_mib(root)
     flaps = n - len(reals(ns))
 
@@ -212,7 +232,7 @@ def measure(tool, ns, root, n, timeout, steady):
     latency.sort()
     wrong = n - len(dark) - len(reals(ns) - set(dark))
     sh("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "bench")
-    return {"tool": tool, "up_after": up_after, "cpu": cpu, "rss": rss, "flaps": flaps,
+    return {"tool": tool, "up_after": up_after, "cpu": cpu, "cs": cs, "rss": rss, "flaps": flaps,
             "dark": len(dark), "detected": len(latency), "wrong": wrong,
             "p50": pct(latency, 50), "p99": pct(latency, 99),
             "max": latency[-1] if latency else float("nan"),
@@ -233,22 +253,25 @@ def stop(p):
 
 def main():
     lvsd, n, timeout, steady, reps = sys.argv[1], *map(int, sys.argv[2:6])
+    others = dict(a.split("=", 1) for a in sys.argv[6:])
+    tools = ["lvsd", "keepalived"] + list(others)
     print("targets %d, interval 1 s, timeout %d s, steady window %d s, %d CPU(s)"
           % (n, timeout, steady, os.cpu_count()), flush=True)
     os.environ["LVSD_RUN_DIR"] = "/tmp/lvsd-run"
     os.makedirs("/tmp/lvsd-run", exist_ok=True)
     results = []
     for rep in range(reps):
-        # Alternate which tool goes first, so neither always meets a VM
-        # that has just been busy.
-        for tool in ("lvsd", "keepalived")[::1 if rep % 2 == 0 else -1]:
+        # Rotate which tool goes first, so none always meets a VM that has
+        # just been busy.
+        k = rep % len(tools)
+        for tool in tools[k:] + tools[:k]:
             ns = "%s%d" % (tool, rep)
             d = tempfile.mkdtemp(prefix=ns)
             netns(ns)
             nginx = start_nginx(ns, d)
             log = open(os.path.join(d, "tool.out"), "w")
-            if tool == "lvsd":
-                cmd = [lvsd, "run", lvsd_config(n, timeout, d)]
+            if tool.startswith("lvsd"):
+                cmd = [others.get(tool, lvsd), "run", lvsd_config(n, timeout, d)]
             else:
                 cmd = ["keepalived", "--check", "--dont-fork", "--log-console", "--no-syslog",
                        "--pid", os.path.join(d, "k.pid"), "--checkers_pid",
@@ -264,18 +287,22 @@ def main():
             r["rep"] = rep + 1
             results.append(r)
             print("rep %(rep)d %(tool)-10s all up in %(up_after).0f s; steady CPU %(cpu).3f s/s, "
+                  "%(cs).0f context switches/s, "
                   "RSS %(rss).1f MiB, %(flaps)d reals missing at the end of the window; "
                   "%(detected)d/%(dark)d dark detected (%(wrong)d others lost): p50 %(p50).0f ms, "
                   "p99 %(p99).0f ms, max %(max).0f ms (poll period %(poll).0f ms); "
                   "CPU while dark %(dark_cpu).3f s/s" % r, flush=True)
             time.sleep(3)
-    for tool in ("lvsd", "keepalived"):
+    for tool in tools:
         rs = sorted(r["cpu"] for r in results if r["tool"] == tool)
         print("%s steady CPU over %d runs: median %.3f s/s, range %.3f-%.3f"
               % (tool, len(rs), pct(rs, 50), rs[0], rs[-1]))
     lv = pct(sorted(r["cpu"] for r in results if r["tool"] == "lvsd"), 50)
     ka = pct(sorted(r["cpu"] for r in results if r["tool"] == "keepalived"), 50)
     print("CPU ratio lvsd / keepalived (medians): %.2f" % (lv / ka if ka else float("nan")))
+    for other in others:
+        lb = pct(sorted(r["cpu"] for r in results if r["tool"] == other), 50)
+        print("CPU ratio lvsd / %s (medians): %.2f" % (other, lv / lb if lb else float("nan")))
 
 
 main()
