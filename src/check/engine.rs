@@ -28,6 +28,26 @@ use super::spec::{CheckKind, CheckSpec, Probe};
 use super::{Checker, Outcome};
 use crate::metrics::Histogram;
 
+/// Probes that start together, at most. Each wake-up of the checks costs a
+/// context switch or two, which in the IPVS VM cost more than the probes'
+/// own work; probes that start together are woken together, and their
+/// answers tend to be read in one wake-up too. Batches this small still
+/// spread a large set over the interval (10,000 targets: 313 batches).
+pub const BATCH: usize = 32;
+
+/// When the `i`-th of `count` new groups first runs, after the apply: the
+/// groups go in batches of at most [`BATCH`], spread evenly over `interval`.
+pub fn stagger(i: usize, count: usize, interval: Duration) -> Duration {
+    let batches = count.div_ceil(BATCH).max(1);
+    let batch = i * batches / count.max(1);
+    // batch < batches <= count, so the factors fit u32 for any real count.
+    let (b, n) = (
+        u32::try_from(batch).unwrap_or(u32::MAX),
+        u32::try_from(batches).unwrap_or(u32::MAX),
+    );
+    interval * b / n
+}
+
 /// What the engine needs of the director's keys.
 pub trait Key: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static {}
 impl<T: Clone + Eq + Hash + Ord + fmt::Debug + Send + Sync + 'static> Key for T {}
@@ -312,7 +332,8 @@ impl<K: Key, C: Checker> Engine<K, C> {
         }
         // Deterministic stagger order, so tests and logs are reproducible.
         new_groups.sort_by(|a, b| a.1.cmp(&b.1));
-        let count = new_groups.len() as u32;
+        let count = new_groups.len();
+        let now = Instant::now();
         for (i, (gkey, subs)) in new_groups.into_iter().enumerate() {
             let id = self.next_id;
             self.next_id += 1;
@@ -325,13 +346,13 @@ impl<K: Key, C: Checker> Engine<K, C> {
                     "check (re)started",
                 );
             }
-            let first = gkey.interval.mul_f64(i as f64 / f64::from(count.max(1)));
+            let start = now + stagger(i, count, gkey.interval);
             let (tx, rx) = watch::channel(subs);
             let task = tokio::spawn(runner::run(runner::Task {
                 id,
                 probe: gkey.probe.clone(),
                 interval: gkey.interval,
-                first,
+                start,
                 checker: Arc::clone(&self.checker),
                 shared: Arc::clone(&self.shared),
                 subscribers: rx,

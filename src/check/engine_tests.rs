@@ -204,15 +204,56 @@ async fn a_probe_longer_than_the_interval_is_followed_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn new_targets_start_staggered_over_the_interval() {
+async fn new_targets_start_in_batches_spread_over_the_interval() {
     let script = Scripted::new(|_, _| instant(true));
     let (mut engine, _rx) = Engine::new(script.clone());
     let t0 = Instant::now();
-    engine.apply((1..=4).map(|i| spec(&format!("k{i}"), i, 1)));
+    // 70 targets: three batches (of at most 32), a third of the interval apart.
+    engine.apply((1..=70).map(|i| spec(&format!("k{i:02}"), i, 1)));
     tokio::time::sleep(Duration::from_millis(9_999)).await;
-    let mut firsts: Vec<u128> = (1..=4).map(|i| script.times(addr(i), t0)[0]).collect();
+    let mut firsts: Vec<u128> = (1..=70).map(|i| script.times(addr(i), t0)[0]).collect();
     firsts.sort();
-    assert_eq!(firsts, [0, 2_500, 5_000, 7_500]);
+    firsts.dedup();
+    // (The paused clock's timer rounds deadlines up to the millisecond.)
+    assert_eq!(firsts, [0, 3_334, 6_667]);
+    let per_batch = |t| {
+        (1..=70)
+            .filter(|&i| script.times(addr(i), t0)[0] == t)
+            .count()
+    };
+    assert_eq!(
+        (per_batch(0), per_batch(3_334), per_batch(6_667)),
+        (24, 23, 23)
+    );
+    // And they stay together: every probe of every target is on its grid.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    for i in 1..=70 {
+        let t = script.times(addr(i), t0);
+        assert!(t.iter().all(|ms| (ms - t[0]) % 10_000 == 0), "{i}: {t:?}");
+    }
+}
+
+#[test]
+fn stagger_spreads_batches_evenly_and_never_past_the_interval() {
+    use crate::check::engine::{stagger, BATCH};
+    let iv = Duration::from_secs(30);
+    assert_eq!(stagger(0, 1, iv), Duration::ZERO);
+    assert!((0..BATCH).all(|i| stagger(i, BATCH, iv) == Duration::ZERO));
+    for count in [33, 200, 10_000] {
+        let starts: Vec<Duration> = (0..count).map(|i| stagger(i, count, iv)).collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{count}: ordered");
+        assert!(
+            starts.iter().all(|s| *s < iv),
+            "{count}: within the interval"
+        );
+        let mut batches = starts.clone();
+        batches.dedup();
+        assert_eq!(batches.len(), count.div_ceil(BATCH), "{count}: batches");
+        for b in &batches {
+            let n = starts.iter().filter(|s| *s == b).count();
+            assert!(n <= BATCH, "{count}: a batch of {n}");
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -253,13 +294,13 @@ async fn reconfiguration_keeps_unchanged_stops_removed_starts_new() {
     assert_eq!(next(&mut rx).await, ev("c", Unknown, Up));
 
     tokio::time::sleep_until(t0 + Duration::from_secs(41)).await;
-    // a kept its schedule (0, 10, 20, ...); b was never probed again; c
-    // started at the reconfiguration.
+    // a kept its schedule (0, 10, 20, ...); b (in a's batch) was never
+    // probed after 12 s; c started at the reconfiguration.
     assert_eq!(
         script.times(addr(1), t0),
         [0, 10_000, 20_000, 30_000, 40_000]
     );
-    assert_eq!(script.times(addr(2), t0), [5_000]);
+    assert_eq!(script.times(addr(2), t0), [0, 10_000]);
     assert_eq!(script.times(addr(3), t0), [12_000, 22_000, 32_000]);
     assert!(rx.try_recv().is_err(), "no event without a transition");
 }

@@ -2,7 +2,9 @@
 //! once per `interval`, at a fixed rate. ldirectord sleeps `checkinterval`
 //! after each pass instead, so a slow probe pushes the next one back; at a
 //! fixed rate a target that goes dark is seen within interval + deadline.
-//! A probe that overruns the interval is followed at once by the next.
+//! A probe that overruns the interval is followed at once by the next, and
+//! once probes are quick again the task is back on its grid (start + k x
+//! interval): tasks started in one batch keep waking together.
 //!
 //! Every probe runs under [`Probe::deadline`]; when it passes, the probe's
 //! future is dropped, which is what cancels its sockets and child processes.
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::combined::{Combined, Step};
 use super::engine::{GroupId, Key, Shared};
@@ -30,8 +32,8 @@ pub(crate) struct Task<K: Key, C> {
     pub(crate) id: GroupId,
     pub(crate) probe: Probe,
     pub(crate) interval: Duration,
-    /// Delay before the first probe, to spread a batch of new targets.
-    pub(crate) first: Duration,
+    /// When the first probe runs (see [`stagger`](super::engine::stagger)).
+    pub(crate) start: Instant,
     pub(crate) checker: Arc<C>,
     pub(crate) shared: Arc<Shared<K>>,
     pub(crate) subscribers: watch::Receiver<Vec<(K, u32)>>,
@@ -44,10 +46,11 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         CheckKind::Combined { connects, .. } => Some(Combined::new(*connects)),
         _ => None,
     };
-    let mut ticks = tokio::time::interval_at(Instant::now() + task.first, task.interval);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut due = Some(task.start);
     loop {
-        ticks.tick().await;
+        if let Some(due) = due {
+            tokio::time::sleep_until(due).await;
+        }
         let (method, step) = method(&task.probe, combined.as_ref());
         let started = Instant::now();
         let outcome = probe_once(&*task.checker, &task.probe, method).await;
@@ -59,9 +62,34 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         if task.subscribers.has_changed().unwrap_or(false) {
             merge(&mut subscribers, &task.subscribers.borrow_and_update());
         }
+        let now = Instant::now();
         task.shared
-            .record(task.id, &mut subscribers, &outcome, Instant::now(), took);
+            .record(task.id, &mut subscribers, &outcome, now, took);
+        due = next_due(task.start, task.interval, started, now);
     }
+}
+
+/// When the next probe runs, after one that began at `began` ended at `now`:
+/// `None` (at once) if it took longer than the interval, else the first
+/// point of the grid `start + k x interval` after `began` and not before
+/// `now`.
+fn next_due(start: Instant, interval: Duration, began: Instant, now: Instant) -> Option<Instant> {
+    if now - began > interval {
+        return None;
+    }
+    let k = now.saturating_duration_since(start).as_nanos() / interval.as_nanos().max(1);
+    let grid = u32::try_from(k)
+        .ok()
+        .and_then(|k| interval.checked_mul(k))
+        .map(|offset| start + offset);
+    let Some(mut next) = grid else {
+        // Beyond 2^32 intervals: off the grid, at the fixed rate still.
+        return Some(began + interval);
+    };
+    if next < now || next <= began {
+        next += interval;
+    }
+    Some(next)
 }
 
 /// Runs `probe` once under its deadline, as the first round of its task
@@ -137,5 +165,30 @@ fn merge<K: Key>(subscribers: &mut Vec<Subscriber<K>>, wanted: &[(K, u32)]) {
             key: key.clone(),
             hysteresis,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overrun_runs_at_once_then_the_grid_resumes() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let iv = s(3);
+        let next = |began, ended| next_due(t0, iv, t0 + began, t0 + ended);
+        // Quick probes: the next grid point, also for one that took no time.
+        assert_eq!(next(s(0), ms(100)), Some(t0 + s(3)));
+        assert_eq!(next(s(3), s(3)), Some(t0 + s(6)));
+        // Exactly one interval long: the next grid point, which is now.
+        assert_eq!(next(s(0), s(3)), Some(t0 + s(3)));
+        // Longer than the interval: at once.
+        assert_eq!(next(s(0), s(4)), None);
+        // The probe run at once (4 s to 5 s) puts the task back on the grid.
+        assert_eq!(next(s(4), s(5)), Some(t0 + s(6)));
+        // A probe that started late ends past a grid point: the one after.
+        assert_eq!(next(ms(2_900), ms(3_100)), Some(t0 + s(6)));
     }
 }
