@@ -163,12 +163,18 @@ def switches(root):
     total = 0
     for pid in tree(root):
         try:
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
-                        total += int(line.split()[1])
+            tids = os.listdir("/proc/%d/task" % pid)
         except OSError:
-            pass
+            continue
+        for tid in tids:  # every thread: a process's own status counts one
+            try:
+                with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches:",
+                                            "nonvoluntary_ctxt_switches:")):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
     return total
 
 

@@ -8,7 +8,7 @@
 //!
 //! [`Engine::apply`] takes the whole desired set and diffs it against what
 //! runs: unchanged groups keep running with their state, groups no longer
-//! wanted are aborted, new ones start staggered over their interval. Events
+//! wanted are aborted, new ones start in batches spread over their interval. Events
 //! go out on transitions only; [`Engine::snapshot`] reads every state, and a
 //! [`ResultHook`] set with [`Engine::observe`] sees every probe result.
 
