@@ -208,26 +208,22 @@ async fn new_targets_start_in_batches_spread_over_the_interval() {
     let script = Scripted::new(|_, _| instant(true));
     let (mut engine, _rx) = Engine::new(script.clone());
     let t0 = Instant::now();
-    // 70 targets: three batches (of at most 32), a third of the interval apart.
-    engine.apply((1..=70).map(|i| spec(&format!("k{i:02}"), i, 1)));
+    // 200 targets: two batches (of at most 128), half the interval apart.
+    engine.apply((1..=200).map(|i| spec(&format!("k{i:03}"), i, 1)));
     tokio::time::sleep(Duration::from_millis(9_999)).await;
-    let mut firsts: Vec<u128> = (1..=70).map(|i| script.times(addr(i), t0)[0]).collect();
+    let mut firsts: Vec<u128> = (1..=200).map(|i| script.times(addr(i), t0)[0]).collect();
     firsts.sort();
     firsts.dedup();
-    // (The paused clock's timer rounds deadlines up to the millisecond.)
-    assert_eq!(firsts, [0, 3_334, 6_667]);
+    assert_eq!(firsts, [0, 5_000]);
     let per_batch = |t| {
-        (1..=70)
+        (1..=200)
             .filter(|&i| script.times(addr(i), t0)[0] == t)
             .count()
     };
-    assert_eq!(
-        (per_batch(0), per_batch(3_334), per_batch(6_667)),
-        (24, 23, 23)
-    );
+    assert_eq!((per_batch(0), per_batch(5_000)), (100, 100));
     // And they stay together: every probe of every target is on its grid.
     tokio::time::sleep(Duration::from_secs(30)).await;
-    for i in 1..=70 {
+    for i in 1..=200 {
         let t = script.times(addr(i), t0);
         assert!(t.iter().all(|ms| (ms - t[0]) % 10_000 == 0), "{i}: {t:?}");
     }
