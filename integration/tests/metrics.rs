@@ -148,11 +148,16 @@ fn metrics_show_health_transitions_and_kernel_counters() {
         ("from", "up"),
         ("to", "down"),
     ];
+    // The state is the engine's, the transition count the daemon's once it
+    // takes the event: a scrape between the two sees one without the other.
     let (text, took) = wait_for(
-        "rs2 down in the metrics",
+        "rs2 down and its transition counted in the metrics",
         DETECT,
         || scrape(&ns, 9100).unwrap_or_default(),
-        |m| value(m, "lvsd_real_up", &real(1)) == Some(0.0),
+        |m| {
+            value(m, "lvsd_real_up", &real(1)) == Some(0.0)
+                && value(m, "lvsd_real_transitions_total", &down).is_some()
+        },
     );
     eprintln!("rs2 down in the metrics {took:?} after its server stopped");
     assert_eq!(
