@@ -4,11 +4,11 @@
 //! [`Snapshot`] in, text out; name lookups come through [`Names`].
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use super::names::{addrport, push_num, truncate, Names};
 use super::order::{cmp_dests, cmp_services, glibc_sort, sorted_services};
-use super::save::sched_flag_names;
+use super::save::{sched_flag_names, shown_netmask};
 use super::snapshot::{
     Daemon, DaemonState, DestCounters, Info, ServiceDump, Snapshot, Stats, Timeouts,
 };
@@ -203,14 +203,8 @@ fn service_line(
             }
             if svc.is_persistent() {
                 let _ = write!(out, " persistent {}", svc.timeout);
-                match key.family() {
-                    Family::Inet if svc.netmask != 0xffff_ffff => {
-                        let _ = write!(out, " mask {}", Ipv4Addr::from(svc.netmask));
-                    }
-                    Family::Inet6 if svc.netmask != 128 => {
-                        let _ = write!(out, " mask {}", svc.netmask as i32);
-                    }
-                    _ => {}
+                if let Some(mask) = shown_netmask(key, svc) {
+                    let _ = write!(out, " mask {mask}");
                 }
                 // ipvsadm prints the PE only for persistent services.
                 if let Some(pe) = &svc.pe_name {

@@ -71,6 +71,17 @@ pub fn sched_flag_names(service: &Service) -> String {
         .join(",")
 }
 
+/// A persistent service's netmask as ipvsadm prints it (`-M` in rules,
+/// `mask` in listings): dotted for IPv4, a prefix length (`%d`) for IPv6;
+/// `None` for the full mask, which ipvsadm leaves out.
+pub fn shown_netmask(key: &ServiceKey, svc: &Service) -> Option<String> {
+    match key.family() {
+        Family::Inet if svc.netmask != 0xffff_ffff => Some(Ipv4Addr::from(svc.netmask).to_string()),
+        Family::Inet6 if svc.netmask != 128 => Some((svc.netmask as i32).to_string()),
+        _ => None,
+    }
+}
+
 fn fwd_switch(f: Forward) -> &'static str {
     match f {
         Forward::Masq => "-m",
@@ -150,14 +161,8 @@ fn render_service(
     let _ = write!(out, "-A {name} -s {}", svc.scheduler);
     if svc.is_persistent() {
         let _ = write!(out, " -p {}", svc.timeout);
-        match key.family() {
-            Family::Inet if svc.netmask != 0xffff_ffff => {
-                let _ = write!(out, " -M {}", Ipv4Addr::from(svc.netmask));
-            }
-            Family::Inet6 if svc.netmask != 128 => {
-                let _ = write!(out, " -M {}", svc.netmask as i32);
-            }
-            _ => {}
+        if let Some(mask) = shown_netmask(key, svc) {
+            let _ = write!(out, " -M {mask}");
         }
     }
     if let Some(pe) = &svc.pe_name {
