@@ -90,6 +90,46 @@ impl Status {
     }
 }
 
+/// How often one key's health went from one state to another, counted where
+/// the state changes (under the same lock), so that a reader never sees a
+/// state without the transition that led to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transitions([[u64; 3]; 3]);
+
+impl Transitions {
+    fn slot(h: Health) -> usize {
+        match h {
+            Health::Unknown => 0,
+            Health::Up => 1,
+            Health::Down => 2,
+        }
+    }
+
+    fn count(&mut self, from: Health, to: Health) {
+        self.0[Self::slot(from)][Self::slot(to)] += 1;
+    }
+
+    /// The transitions seen at least once, as `((from, to), count)`.
+    pub fn iter(&self) -> impl Iterator<Item = ((Health, Health), u64)> + '_ {
+        const ALL: [Health; 3] = [Health::Unknown, Health::Up, Health::Down];
+        ALL.iter()
+            .flat_map(|&from| ALL.iter().map(move |&to| (from, to)))
+            .map(|(from, to)| ((from, to), self.0[Self::slot(from)][Self::slot(to)]))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
+/// What the metrics endpoint reads of one key.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub status: Status,
+    /// How long the probes feeding this key took.
+    pub durations: Histogram,
+    /// Since the key was first configured; kept across reconfigurations
+    /// that keep the key.
+    pub transitions: Transitions,
+}
+
 /// Identifies a group's task so that a task aborted by a reconfiguration
 /// cannot write over the state of its successor.
 pub(crate) type GroupId = u64;
@@ -99,6 +139,7 @@ struct Entry {
     status: Status,
     /// How long the probes feeding this key took (for metrics).
     durations: Histogram,
+    transitions: Transitions,
 }
 
 /// State shared by the engine and its tasks.
@@ -153,6 +194,7 @@ impl<K: Key> Shared<K> {
                 last_checked: Some(at),
             };
             if let Some(to) = changed {
+                entry.transitions.count(from, to);
                 // The consumer logs transitions in its own terms (the director does).
                 tracing::debug!(key = ?sub.key, %from, %to, %reason, "health changed");
                 // The receiver may be gone while the engine shuts down.
@@ -185,6 +227,7 @@ impl<K: Key> Shared<K> {
             group,
             status: Status::unknown(),
             durations: Histogram::new(),
+            transitions: Transitions::default(),
         });
         entry.group = group;
         let from = entry.status.health;
@@ -195,6 +238,7 @@ impl<K: Key> Shared<K> {
             last_checked: None,
         };
         if from != to {
+            entry.transitions.count(from, to);
             tracing::debug!(?key, %from, %to, reason = why, "health changed");
             let _ = self.events.send(HealthEvent {
                 key: key.clone(),
@@ -422,12 +466,20 @@ impl<K: Key> Observer<K> {
             .collect()
     }
 
-    /// Every key's state and the durations of the probes that fed it.
-    pub fn with_durations(&self) -> BTreeMap<K, (Status, Histogram)> {
+    /// Every key's state, the durations of the probes that fed it and its
+    /// transitions, read at one instant.
+    pub fn observed(&self) -> BTreeMap<K, Observed> {
         self.0
             .lock()
             .iter()
-            .map(|(k, e)| (k.clone(), (e.status.clone(), e.durations.clone())))
+            .map(|(k, e)| {
+                let observed = Observed {
+                    status: e.status.clone(),
+                    durations: e.durations.clone(),
+                    transitions: e.transitions.clone(),
+                };
+                (k.clone(), observed)
+            })
             .collect()
     }
 }

@@ -412,3 +412,42 @@ async fn the_observer_sees_every_result_not_only_transitions() {
     tokio::time::sleep(Duration::from_secs(25)).await;
     assert_eq!(seen.lock().unwrap().len(), 5, "no calls once removed");
 }
+
+#[tokio::test(start_paused = true)]
+async fn transitions_are_counted_with_the_state_and_kept_when_the_check_changes() {
+    // up, up, down, down, up, then up for good.
+    let script = Scripted::new(|_, n| instant(!(2..=3).contains(&n)));
+    let (mut engine, mut rx) = Engine::new(script.clone());
+    let observer = engine.observer();
+    engine.apply([spec("a", 1, 1)]);
+    let counts = |o: &engine::Observer<String>| -> Vec<((Health, Health), u64)> {
+        o.observed()["a"].transitions.iter().collect()
+    };
+    assert_eq!(next(&mut rx).await, ev("a", Unknown, Up));
+    // The count is there by the time the event is: it was made first.
+    assert_eq!(counts(&observer), [((Unknown, Up), 1)]);
+    assert_eq!(next(&mut rx).await, ev("a", Up, Down));
+    assert_eq!(next(&mut rx).await, ev("a", Down, Up));
+    assert_eq!(
+        counts(&observer),
+        [((Unknown, Up), 1), ((Up, Down), 1), ((Down, Up), 1)]
+    );
+    assert_eq!(observer.observed()["a"].status.health, Up);
+
+    // A changed check restarts from Unknown (a transition set without a
+    // probe) and keeps what was counted.
+    let mut changed = spec("a", 1, 1);
+    changed.interval = Duration::from_secs(3);
+    engine.apply([changed]);
+    assert_eq!(next(&mut rx).await, ev("a", Up, Unknown));
+    assert_eq!(next(&mut rx).await, ev("a", Unknown, Up));
+    assert_eq!(
+        counts(&observer),
+        [
+            ((Unknown, Up), 2),
+            ((Up, Unknown), 1),
+            ((Up, Down), 1),
+            ((Down, Up), 1)
+        ]
+    );
+}

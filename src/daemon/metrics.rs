@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::{error, info};
 
-use crate::check::engine::{HealthEvent, Observer, Status};
+use crate::check::engine::{Observed, Observer};
 use crate::check::Health;
 use crate::config::Config;
 use crate::director::desired::RealKey;
@@ -24,14 +24,13 @@ use crate::director::reconcile::Report;
 use crate::ipvs::snapshot::{DestCounters, Stats};
 use crate::ipvs::{Client, Dest, IpvsError, ServiceKey};
 use crate::metrics::scrape::{self, KernelEntry, Scrape};
-use crate::metrics::{Endpoint, Histogram};
+use crate::metrics::Endpoint;
 
 /// What the daemon records between scrapes.
 #[derive(Default)]
 struct View {
     config: Option<Arc<Config>>,
     maintenance: BTreeSet<RealKey>,
-    transitions: BTreeMap<RealKey, BTreeMap<(Health, Health), u64>>,
     daemon: scrape::Daemon,
 }
 
@@ -123,16 +122,6 @@ impl Metrics {
         )
     }
 
-    pub fn transition(&self, ev: &HealthEvent<RealKey>) {
-        *self
-            .view()
-            .transitions
-            .entry(ev.key)
-            .or_default()
-            .entry((ev.from, ev.to))
-            .or_default() += 1;
-    }
-
     pub fn reload(&self, ok: bool) {
         let mut v = self.view();
         if ok {
@@ -170,14 +159,9 @@ fn scrape_now(
     observer: &Observer<RealKey>,
     read: impl FnOnce(&[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError>,
 ) -> String {
-    let (config, maintenance, transitions, daemon) = {
+    let (config, maintenance, daemon) = {
         let v = view.lock().unwrap_or_else(|p| p.into_inner());
-        (
-            v.config.clone(),
-            v.maintenance.clone(),
-            v.transitions.clone(),
-            v.daemon.clone(),
-        )
+        (v.config.clone(), v.maintenance.clone(), v.daemon.clone())
     };
     let Some(config) = config else {
         return String::new();
@@ -187,15 +171,8 @@ fn scrape_now(
         tracing::warn!(error = %e, "metrics: cannot read the IPVS counters");
         e.to_string()
     });
-    let checks = observer.with_durations();
-    scrape::render(&build(
-        &config,
-        &checks,
-        &maintenance,
-        &transitions,
-        daemon,
-        kernel,
-    ))
+    let checks = observer.observed();
+    scrape::render(&build(&config, &checks, &maintenance, daemon, kernel))
 }
 
 /// Reads the counters of `owned` services (and their destinations) on a
@@ -215,9 +192,8 @@ fn read_kernel(owned: &[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelServic
 /// Puts a scrape together (pure).
 pub fn build(
     config: &Config,
-    checks: &BTreeMap<RealKey, (Status, Histogram)>,
+    checks: &BTreeMap<RealKey, Observed>,
     maintenance: &BTreeSet<RealKey>,
-    transitions: &BTreeMap<RealKey, BTreeMap<(Health, Health), u64>>,
     daemon: scrape::Daemon,
     kernel: Result<BTreeMap<ServiceKey, KernelService>, String>,
 ) -> Scrape {
@@ -234,17 +210,16 @@ pub fn build(
             reals.push(scrape::Real {
                 virtual_: v.key.to_string(),
                 real: r.addr.to_string(),
-                health: check.map_or(Health::Unknown, |(s, _)| s.health),
+                health: check.map_or(Health::Unknown, |c| c.status.health),
                 maintenance: maintenance.contains(&key),
                 configured_weight: r.weight,
                 kernel_weight: in_kernel
                     .and_then(|(_, dests)| dests.iter().find(|(a, _, _)| *a == addr))
                     .map(|(_, d, _)| d.weight),
-                transitions: transitions
-                    .get(&key)
-                    .map(|t| t.iter().map(|(k, n)| (*k, *n)).collect())
+                transitions: check
+                    .map(|c| c.transitions.iter().collect())
                     .unwrap_or_default(),
-                probe_durations: check.map(|(_, h)| h.clone()).unwrap_or_default(),
+                probe_durations: check.map(|c| c.durations.clone()).unwrap_or_default(),
             });
         }
     }
@@ -359,7 +334,6 @@ mod tests {
             &c,
             &BTreeMap::new(),
             &BTreeSet::new(),
-            &BTreeMap::new(),
             scrape::Daemon::default(),
             Ok(kernel),
         );

@@ -230,14 +230,10 @@ impl State {
         }
     }
 
-    /// One reconcile pass with everything known now; logs and runs hooks.
-    /// Returns how many changes the kernel was asked to make (`None`: the
-    /// pass failed).
-    /// One health transition: logged and counted (the pass that acts on
-    /// it comes after the burst).
+    /// One health transition: logged (the engine counts it for metrics; the
+    /// pass that acts on it comes after the burst).
     fn health_changed(&mut self, ev: &HealthEvent<RealKey>) {
         log_event(ev);
-        self.metrics.transition(ev);
     }
 
     /// A full pass (reads the whole table): start-up and resync.
@@ -251,6 +247,9 @@ impl State {
         self.pass(false)
     }
 
+    /// One reconcile pass with everything known now; logs and runs hooks.
+    /// Returns how many changes the kernel was asked to make (`None`: the
+    /// pass failed).
     fn pass(&mut self, full: bool) -> Option<usize> {
         let health = self.engine.snapshot();
         let know = Know {
