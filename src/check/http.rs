@@ -109,6 +109,23 @@ impl HttpChecker {
 
     pub(crate) async fn check(&self, probe: &Probe, http: &Http, proxy: bool) -> Outcome {
         let addr = probe.addr();
+        // The common case, thousands of times a second: a plain path sent
+        // as is, with no URL built or parsed and nothing said unless down.
+        let mut sent_plain = false;
+        if !proxy && !http.tls {
+            if let Some(request) = simple_request(addr, http) {
+                sent_plain = true;
+                let head = http.method == HttpMethod::Head;
+                let answer = http_plain::exchange(addr, &request, head).await;
+                let tried = || {
+                    let (url, _) = target(addr, http, proxy);
+                    format!("{} {url}", verb_name(http.method))
+                };
+                if let Some(outcome) = plain_verdict(answer, tried, http) {
+                    return outcome;
+                }
+            }
+        }
         let (url, key) = target(addr, http, proxy);
         let verb = match http.method {
             HttpMethod::Get => reqwest::Method::GET,
@@ -134,17 +151,16 @@ impl HttpChecker {
             },
             _ => None,
         };
-        if key.is_none() && !proxy && !http.tls && url.starts_with(&format!("http://{addr}/")) {
-            match plain(addr, &url, http).await {
-                Some(Ok(Answer::Complete { status, body })) => {
-                    return judge(tried, http, status, &body)
+        if !sent_plain
+            && key.is_none()
+            && !proxy
+            && !http.tls
+            && url.starts_with(&format!("http://{addr}/"))
+        {
+            if let Some(answer) = plain(addr, &url, http).await {
+                if let Some(outcome) = plain_verdict(answer, || tried.clone(), http) {
+                    return outcome;
                 }
-                Some(Ok(Answer::BadBody { status, why })) => {
-                    return Outcome::down(tried, format_args!("status {}, {why}", show(status)))
-                }
-                Some(Err(e)) => return Outcome::down(tried, e),
-                // A redirect or an interim answer: the full client follows it.
-                Some(Ok(Answer::Defer)) | None => {}
             }
         }
         let client = match self.client(key) {
@@ -191,13 +207,89 @@ impl HttpChecker {
                 }
             }
         }
-        judge(tried, http, status.as_u16(), &body)
+        judge(|| tried, http, status.as_u16(), &body)
     }
+}
+
+fn verb_name(method: HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Head => "HEAD",
+    }
+}
+
+/// The outcome of a plain exchange; `None` for a redirect or an interim
+/// answer, which the full client follows from the start.
+fn plain_verdict(
+    answer: Result<Answer, String>,
+    tried: impl FnOnce() -> String,
+    http: &Http,
+) -> Option<Outcome> {
+    match answer {
+        Ok(Answer::Complete { status, body }) => Some(judge(tried, http, status, &body)),
+        Ok(Answer::BadBody { status, why }) => Some(Outcome::down(
+            tried(),
+            format_args!("status {}, {why}", show(status)),
+        )),
+        Err(e) => Some(Outcome::down(tried(), e)),
+        Ok(Answer::Defer) => None,
+    }
+}
+
+/// The request for `http://addr/request` when `request` needs no URL
+/// parser: a path (and query) the parser would leave as it is. `None` sends
+/// the check the longer way, which gives the same bytes when it can.
+fn simple_request(addr: SocketAddr, http: &Http) -> Option<Vec<u8>> {
+    if let SocketAddr::V6(a) = addr {
+        // The URL form differs: no zone, and a mapped IPv4 in hex.
+        if a.scope_id() != 0 || a.ip().to_ipv4_mapped().is_some() {
+            return None;
+        }
+    }
+    let rest = simple_path(http.exchange.request.trim_start_matches('/'))?;
+    let verb = verb_name(http.method);
+    Some(match &http.virtual_host {
+        Some(vhost) if valid_header_value(vhost) => {
+            http_plain::request(verb, format_args!("/{rest}"), vhost)
+        }
+        Some(_) => return None,
+        // As the URL parser has it: no port when it is the scheme's.
+        None if addr.port() == 80 => match addr {
+            SocketAddr::V4(a) => http_plain::request(verb, format_args!("/{rest}"), a.ip()),
+            SocketAddr::V6(a) => {
+                http_plain::request(verb, format_args!("/{rest}"), format_args!("[{}]", a.ip()))
+            }
+        },
+        None => http_plain::request(verb, format_args!("/{rest}"), addr),
+    })
+}
+
+/// `rest` when it is a path and query of characters the URL parser keeps
+/// verbatim, with no dot segment it would resolve.
+fn simple_path(rest: &str) -> Option<&str> {
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@".contains(&b);
+    let path_ok = path.bytes().all(|b| plain(b) || b == b'/')
+        && path.split('/').all(|seg| seg != "." && seg != "..");
+    let query_ok = query.bytes().all(|b| plain(b) || b == b'/' || b == b'?');
+    (path_ok && query_ok && !rest.contains("://")).then_some(rest)
+}
+
+/// What a `Host:` header may hold (as `HeaderValue::from_str` allows).
+fn valid_header_value(s: &str) -> bool {
+    s.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t')
 }
 
 /// The plain-HTTP exchange of `url` (built from `addr`, see [`target`]);
 /// `None` when the URL does not parse, for the full client to report.
 async fn plain(addr: SocketAddr, url: &str, http: &Http) -> Option<Result<Answer, String>> {
+    let request = parsed_request(url, http)?;
+    let head = http.method == HttpMethod::Head;
+    Some(http_plain::exchange(addr, &request, head).await)
+}
+
+/// The request bytes for `url` as the full client would send its path.
+fn parsed_request(url: &str, http: &Http) -> Option<Vec<u8>> {
     // Parsed as the full client would, so the path is normalized and
     // escaped the same way.
     let parsed = reqwest::Url::parse(url).ok()?;
@@ -212,9 +304,7 @@ async fn plain(addr: SocketAddr, url: &str, http: &Http) -> Option<Result<Answer
         (None, Some(h), None) => h.to_owned(),
         (None, None, _) => return None,
     };
-    let head = http.method == HttpMethod::Head;
-    let verb = if head { "HEAD" } else { "GET" };
-    Some(http_plain::exchange(addr, &http_plain::request(verb, &path, &host), head).await)
+    Some(http_plain::request(verb_name(http.method), &path, &host))
 }
 
 fn status_ok(http: &Http, status: u16) -> bool {
@@ -231,9 +321,9 @@ fn show(status: u16) -> String {
 }
 
 /// The verdict on a complete answer: the status, then `receive` on the body.
-fn judge(tried: String, http: &Http, status: u16, body: &[u8]) -> Outcome {
+fn judge(tried: impl FnOnce() -> String, http: &Http, status: u16, body: &[u8]) -> Outcome {
     if !status_ok(http, status) {
-        return Outcome::down(tried, format_args!("status {}", show(status)));
+        return Outcome::down(tried(), format_args!("status {}", show(status)));
     }
     let Some(receive) = http.exchange.receive.as_ref() else {
         return Outcome::Up;
@@ -243,7 +333,7 @@ fn judge(tried: String, http: &Http, status: u16, body: &[u8]) -> Outcome {
         Outcome::Up
     } else {
         Outcome::down(
-            tried,
+            tried(),
             format_args!(
                 "status {}, body ({} bytes) does not match {:?}",
                 show(status),
@@ -363,5 +453,111 @@ mod tests {
         );
         assert_eq!(url, "http://origin.test/ok");
         assert_eq!(key, Some(ClientKey::Proxy(addr)));
+    }
+    /// The request the longer way: URL built, parsed, path taken from it.
+    fn parsed(addr: SocketAddr, h: &Http) -> Option<Vec<u8>> {
+        let (url, _) = target(addr, h, false);
+        parsed_request(&url, h)
+    }
+
+    #[test]
+    fn the_short_way_sends_the_bytes_of_the_long_way() {
+        let addrs: Vec<SocketAddr> = [
+            "10.0.0.2:80",
+            "10.0.0.2:8080",
+            "[fd00::2]:80",
+            "[fd00::2]:8080",
+            "[::ffff:10.0.0.2]:80",
+            "[::10.0.0.2]:8080",
+            "[::1]:80",
+            "[2001:db8:0:0:1:0:0:1]:80",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        // Every shape in the alphabet of paths, including what the short
+        // way must refuse (dot segments, escapes, spaces, fragments).
+        let alphabet = [
+            "a", "/", ".", "..", "?", "%2e", "-", "~", " ", "#", "'", "\\", "=", "&", "é", "://",
+        ];
+        let mut requests = vec![
+            String::new(),
+            "/".into(),
+            "//x".into(),
+            "/index.html".into(),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..4000 {
+            let mut r = String::new();
+            for _ in 0..(seed % 7) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                r.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            requests.push(r);
+        }
+        let mut short = 0;
+        for addr in &addrs {
+            for request in &requests {
+                for vhost in [None, Some("www.example.org:81")] {
+                    for method in [HttpMethod::Get, HttpMethod::Head] {
+                        let mut h = http(false, request, vhost, false);
+                        h.method = method;
+                        if let Some(bytes) = simple_request(*addr, &h) {
+                            short += 1;
+                            assert_eq!(
+                                Some(String::from_utf8(bytes).unwrap()),
+                                parsed(*addr, &h).map(|b| String::from_utf8(b).unwrap()),
+                                "{addr} {request:?} {vhost:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(short > 10_000, "the short way was taken {short} times");
+        // What it must leave to the parser.
+        let a = addrs[0];
+        for r in [
+            "a/./b",
+            "a/../b",
+            "%2e%2e/x",
+            "a b",
+            "a#b",
+            "x?it's",
+            "http://h/",
+            "a\\b",
+        ] {
+            assert_eq!(
+                simple_request(a, &http(false, r, None, false)),
+                None,
+                "{r:?}"
+            );
+        }
+        assert_eq!(
+            simple_request(a, &http(false, "/", Some("bad\r\nX: y"), false)),
+            None
+        );
+        let scoped: SocketAddr = "[fe80::1%2]:80".parse().unwrap();
+        assert_eq!(simple_request(scoped, &http(false, "/", None, false)), None);
+    }
+
+    #[test]
+    fn header_values_are_judged_as_the_header_type_does() {
+        for b in 0..=255u8 {
+            let v = [b'a', b, b'b'];
+            let Ok(s) = std::str::from_utf8(&v) else {
+                continue;
+            };
+            assert_eq!(
+                valid_header_value(s),
+                HeaderValue::from_str(s).is_ok(),
+                "byte {b}"
+            );
+        }
+        assert!(valid_header_value("www.example.org:8080"));
+        assert!(!valid_header_value("x\r\ny"));
     }
 }

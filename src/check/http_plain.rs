@@ -51,7 +51,11 @@ enum Head {
 }
 
 /// The request bytes for `path_and_query` with `Host: host`.
-pub(crate) fn request(method: &str, path_and_query: &str, host: &str) -> Vec<u8> {
+pub(crate) fn request(
+    method: &str,
+    path_and_query: impl std::fmt::Display,
+    host: impl std::fmt::Display,
+) -> Vec<u8> {
     format!(
         "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: lvsd/{}\r\n\
          Accept: */*\r\nConnection: close\r\n\r\n",
