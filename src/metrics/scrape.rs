@@ -20,7 +20,7 @@ pub struct Real {
     pub configured_weight: u32,
     /// `None` when the kernel does not hold the real server.
     pub kernel_weight: Option<u32>,
-    /// Health transitions seen by this process, by `(from, to)`.
+    /// Health transitions since the real entered the configuration, by `(from, to)`.
     pub transitions: Vec<((Health, Health), u64)>,
     /// Durations of the probes that fed this real's health.
     pub probe_durations: Histogram,
@@ -126,7 +126,7 @@ fn reals(w: &mut Writer, reals: &[Real]) {
     w.family(
         name,
         Kind::Counter,
-        "Health transitions of the real server since lvsd started, by from and to state.",
+        "Health transitions of the real server since it entered the configuration, by from and to state.",
     );
     for r in reals {
         for ((from, to), n) in &r.transitions {
