@@ -136,10 +136,7 @@ pub(crate) type GroupId = u64;
 
 struct Entry {
     group: Option<GroupId>,
-    status: Status,
-    /// How long the probes feeding this key took (for metrics).
-    durations: Histogram,
-    transitions: Transitions,
+    seen: Observed,
 }
 
 /// State shared by the engine and its tasks.
@@ -181,20 +178,20 @@ impl<K: Key> Shared<K> {
             let Some(entry) = table.get_mut(&sub.key).filter(|e| e.group == Some(group)) else {
                 continue;
             };
-            entry.durations.observe(took);
+            entry.seen.durations.observe(took);
             if hook.is_some() {
                 observed.push(sub.key.clone());
             }
             let from = sub.hysteresis.health();
             let changed = sub.hysteresis.observe(outcome.is_up());
-            entry.status = Status {
+            entry.seen.status = Status {
                 health: sub.hysteresis.health(),
                 failures: sub.hysteresis.failures(),
                 last: Some(reason.clone()),
                 last_checked: Some(at),
             };
             if let Some(to) = changed {
-                entry.transitions.count(from, to);
+                entry.seen.transitions.count(from, to);
                 // The consumer logs transitions in its own terms (the director does).
                 tracing::debug!(key = ?sub.key, %from, %to, %reason, "health changed");
                 // The receiver may be gone while the engine shuts down.
@@ -225,20 +222,22 @@ impl<K: Key> Shared<K> {
     ) {
         let entry = table.entry(key.clone()).or_insert_with(|| Entry {
             group,
-            status: Status::unknown(),
-            durations: Histogram::new(),
-            transitions: Transitions::default(),
+            seen: Observed {
+                status: Status::unknown(),
+                durations: Histogram::new(),
+                transitions: Transitions::default(),
+            },
         });
         entry.group = group;
-        let from = entry.status.health;
-        entry.status = Status {
+        let from = entry.seen.status.health;
+        entry.seen.status = Status {
             health: to,
             failures: 0,
             last: Some(why.to_owned()),
             last_checked: None,
         };
         if from != to {
-            entry.transitions.count(from, to);
+            entry.seen.transitions.count(from, to);
             tracing::debug!(?key, %from, %to, reason = why, "health changed");
             let _ = self.events.send(HealthEvent {
                 key: key.clone(),
@@ -462,7 +461,7 @@ impl<K: Key> Observer<K> {
         self.0
             .lock()
             .iter()
-            .map(|(k, e)| (k.clone(), e.status.clone()))
+            .map(|(k, e)| (k.clone(), e.seen.status.clone()))
             .collect()
     }
 
@@ -472,14 +471,7 @@ impl<K: Key> Observer<K> {
         self.0
             .lock()
             .iter()
-            .map(|(k, e)| {
-                let observed = Observed {
-                    status: e.status.clone(),
-                    durations: e.durations.clone(),
-                    transitions: e.transitions.clone(),
-                };
-                (k.clone(), observed)
-            })
+            .map(|(k, e)| (k.clone(), e.seen.clone()))
             .collect()
     }
 }

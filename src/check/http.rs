@@ -109,21 +109,18 @@ impl HttpChecker {
 
     pub(crate) async fn check(&self, probe: &Probe, http: &Http, proxy: bool) -> Outcome {
         let addr = probe.addr();
-        // The common case, thousands of times a second: a plain path sent
-        // as is, with no URL built or parsed and nothing said unless down.
-        let mut sent_plain = false;
+        // The common case, thousands of times a second: plain http to the
+        // real, its outcome told without building the text of what was
+        // tried unless the probe fails.
         if !proxy && !http.tls {
-            if let Some(request) = simple_request(addr, http) {
-                sent_plain = true;
+            if let Some(request) = plain_request(addr, http) {
                 let head = http.method == HttpMethod::Head;
                 let answer = http_plain::exchange(addr, &request, head).await;
-                let tried = || {
-                    let (url, _) = target(addr, http, proxy);
-                    format!("{} {url}", verb_name(http.method))
-                };
+                let tried = || tried_text(addr, http, proxy, &target(addr, http, proxy).0);
                 if let Some(outcome) = plain_verdict(answer, tried, http) {
                     return outcome;
                 }
+                // A redirect or an interim answer: the full client follows it.
             }
         }
         let (url, key) = target(addr, http, proxy);
@@ -131,14 +128,7 @@ impl HttpChecker {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Head => reqwest::Method::HEAD,
         };
-        let tried = format!(
-            "{verb} {url}{}",
-            if proxy {
-                format!(" via proxy {addr}")
-            } else {
-                String::new()
-            }
-        );
+        let tried = tried_text(addr, http, proxy, &url);
         let host_header = match (proxy, &http.virtual_host) {
             (false, Some(host)) => match HeaderValue::from_str(host) {
                 Ok(value) => Some(value),
@@ -151,18 +141,6 @@ impl HttpChecker {
             },
             _ => None,
         };
-        if !sent_plain
-            && key.is_none()
-            && !proxy
-            && !http.tls
-            && url.starts_with(&format!("http://{addr}/"))
-        {
-            if let Some(answer) = plain(addr, &url, http).await {
-                if let Some(outcome) = plain_verdict(answer, || tried.clone(), http) {
-                    return outcome;
-                }
-            }
-        }
         let client = match self.client(key) {
             Ok(client) => client,
             Err(e) => return Outcome::down(tried, e),
@@ -211,6 +189,36 @@ impl HttpChecker {
     }
 }
 
+/// What a probe tried, as its failures say it ("GET http://...").
+fn tried_text(addr: SocketAddr, http: &Http, proxy: bool, url: &str) -> String {
+    let verb = verb_name(http.method);
+    if proxy {
+        format!("{verb} {url} via proxy {addr}")
+    } else {
+        format!("{verb} {url}")
+    }
+}
+
+/// The request bytes when the check can go the plain way: straight from
+/// `request` when it needs no URL parser ([`simple_request`]), else from
+/// the parsed URL when that is plain http to the real itself. `None` (also
+/// for a `virtualhost` that is no valid header) leaves it to the full
+/// client.
+fn plain_request(addr: SocketAddr, http: &Http) -> Option<Vec<u8>> {
+    if http
+        .virtual_host
+        .as_deref()
+        .is_some_and(|v| !valid_header_value(v))
+    {
+        return None;
+    }
+    simple_request(addr, http).or_else(|| {
+        let (url, key) = target(addr, http, false);
+        let to_the_real = key.is_none() && url.starts_with(&format!("http://{addr}/"));
+        to_the_real.then(|| parsed_request(&url, http)).flatten()
+    })
+}
+
 fn verb_name(method: HttpMethod) -> &'static str {
     match method {
         HttpMethod::Get => "GET",
@@ -249,10 +257,7 @@ fn simple_request(addr: SocketAddr, http: &Http) -> Option<Vec<u8>> {
     let rest = simple_path(http.exchange.request.trim_start_matches('/'))?;
     let verb = verb_name(http.method);
     Some(match &http.virtual_host {
-        Some(vhost) if valid_header_value(vhost) => {
-            http_plain::request(verb, format_args!("/{rest}"), vhost)
-        }
-        Some(_) => return None,
+        Some(vhost) => http_plain::request(verb, format_args!("/{rest}"), vhost),
         // As the URL parser has it: no port when it is the scheme's.
         None if addr.port() == 80 => match addr {
             SocketAddr::V4(a) => http_plain::request(verb, format_args!("/{rest}"), a.ip()),
@@ -278,14 +283,6 @@ fn simple_path(rest: &str) -> Option<&str> {
 /// What a `Host:` header may hold (as `HeaderValue::from_str` allows).
 fn valid_header_value(s: &str) -> bool {
     s.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t')
-}
-
-/// The plain-HTTP exchange of `url` (built from `addr`, see [`target`]);
-/// `None` when the URL does not parse, for the full client to report.
-async fn plain(addr: SocketAddr, url: &str, http: &Http) -> Option<Result<Answer, String>> {
-    let request = parsed_request(url, http)?;
-    let head = http.method == HttpMethod::Head;
-    Some(http_plain::exchange(addr, &request, head).await)
 }
 
 /// The request bytes for `url` as the full client would send its path.
@@ -536,10 +533,15 @@ mod tests {
                 "{r:?}"
             );
         }
-        assert_eq!(
-            simple_request(a, &http(false, "/", Some("bad\r\nX: y"), false)),
-            None
-        );
+        // A Host header that would split the request goes neither plain
+        // way (the full client reports it), whatever the path.
+        for r in ["/", "a b"] {
+            let bad = http(false, r, Some("bad\r\nX: y"), false);
+            assert_eq!(plain_request(a, &bad), None, "{r:?}");
+        }
+        // What the short way leaves still goes plain, through the parser.
+        let escaped = plain_request(a, &http(false, "a b", None, false)).expect("plain");
+        assert!(escaped.starts_with(b"GET /a%20b HTTP/1.1\r\n"));
         let scoped: SocketAddr = "[fe80::1%2]:80".parse().unwrap();
         assert_eq!(simple_request(scoped, &http(false, "/", None, false)), None);
     }
