@@ -30,4 +30,5 @@ pub mod config;
 pub mod daemon;
 pub mod director;
 pub mod ipvs;
+pub mod lvs;
 pub mod metrics;

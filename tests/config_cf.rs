@@ -85,7 +85,7 @@ fn virtual_defaults() {
     assert_eq!(v.scheduler, "wrr");
     assert_eq!(v.checkcommand, "/bin/true");
     assert_eq!(v.request, "/");
-    assert_eq!(v.receive, "");
+    assert_eq!(v.receive, None);
     assert_eq!(v.httpmethod, HttpMethod::Get);
     assert_eq!((v.checktimeout, v.negotiatetimeout), (5, 30));
     assert_eq!((v.persistent, v.netmask, v.ops), (None, None, false));
@@ -111,7 +111,7 @@ fn virtual_directives() {
     assert_eq!(v.checkcommand, "/bin/chk arg");
     assert_eq!(v.checkport, Some(8443));
     assert_eq!(v.request, "/health", "a leading / is prepended");
-    assert_eq!(v.receive, "^OK$");
+    assert_eq!(v.receive.as_ref().map(|r| r.source()), Some("^OK$"));
     assert_eq!(v.httpmethod, HttpMethod::Head);
     assert_eq!(v.virtualhost.as_deref(), Some("www.x"));
     assert_eq!((v.login.as_str(), v.passwd.as_str()), ("u", "p"));
@@ -125,7 +125,10 @@ fn virtual_directives() {
             "255.255.255.0".parse().unwrap_or_else(|_| unreachable!())
         ))
     );
-    assert_eq!(v.schedflags.as_deref(), Some("flag-1"));
+    assert_eq!(
+        v.schedflags.as_ref().map(|f| f.to_string()).as_deref(),
+        Some("flag-1")
+    );
     assert_eq!(v.monitorfile.as_deref(), Some("/tmp/m"));
     assert_eq!(v.servicename.as_deref(), Some("Web"));
     assert_eq!(v.comment.as_deref(), Some("a comment"));
@@ -325,7 +328,7 @@ fn real_lines() {
         (5, 2, 9)
     );
     assert_eq!(
-        (r[1].request.as_deref(), r[1].receive.as_deref()),
+        (r[1].request.as_deref(), r[1].receive.as_ref().map(|r| r.source())),
         (Some("/ping"), Some("pong"))
     );
     assert_eq!(r[0].written, "10.0.1.1->10.0.1.3:8080");
@@ -333,7 +336,7 @@ fn real_lines() {
         // Every address of the range carries the whole line's settings.
         assert_eq!(x.written, "10.0.1.1->10.0.1.3:8080");
         assert_eq!(
-            (x.request.as_deref(), x.receive.as_deref()),
+            (x.request.as_deref(), x.receive.as_ref().map(|r| r.source())),
             (Some("/ping"), Some("pong"))
         );
     }
@@ -465,6 +468,7 @@ fn errors_with_their_line_numbers() {
         (&format!("{V}\tcheckport=0\n"), 3, "checkport"),
         (&format!("{V}\tscheduler=WRR\n"), 3, "lowercase"),
         (&format!("{V}\tschedflags=sh-port\n"), 3, "incompatible"),
+        (&format!("{V}\tschedflags=sh-bogus\n"), 3, "invalid scheduler flag"),
         (&format!("{V}\tpersistent=0\n"), 3, "persistent"),
         (&format!("{V}\tpersistent=5\n\tnetmask=24\n"), 4, "dotted quad"),
         (&format!("{V}\tprotocol=fwm\n"), 3, "protocol must be"),

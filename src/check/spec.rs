@@ -9,10 +9,9 @@
 //! `real_id`). Nothing here does I/O.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// One (virtual, real) pair to keep an eye on. `K` is the director's key for
@@ -218,56 +217,7 @@ pub struct Dns {
     pub tcp: bool,
 }
 
-/// A compiled `receive=` pattern (Perl syntax, so backreferences and
-/// lookaround work). Compared and hashed by its source text.
-#[derive(Clone)]
-pub struct Receive {
-    source: String,
-    regex: Arc<fancy_regex::Regex>,
-}
-
-impl Receive {
-    pub fn new(source: &str) -> Result<Receive, fancy_regex::Error> {
-        let regex = fancy_regex::Regex::new(source)?;
-        Ok(Receive {
-            source: source.to_owned(),
-            regex: Arc::new(regex),
-        })
-    }
-
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Whether `text` matches. A match that exhausts the backtracking limit
-    /// counts as no match: a hostile body must not make a server look up.
-    /// Perl's `$` also matches before a final newline, so a text ending in
-    /// one is tried without it too (`^ok$` matches "ok\n" in ldirectord).
-    pub fn is_match(&self, text: &str) -> bool {
-        let matches = |t: &str| self.regex.is_match(t).unwrap_or(false);
-        matches(text) || text.strip_suffix('\n').is_some_and(matches)
-    }
-}
-
-impl PartialEq for Receive {
-    fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
-    }
-}
-
-impl Eq for Receive {}
-
-impl Hash for Receive {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.source.hash(state);
-    }
-}
-
-impl fmt::Debug for Receive {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Receive({:?})", self.source)
-    }
-}
+pub use crate::lvs::Receive;
 
 // === impl Probe ===
 

@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::resolve::Resolver;
 use super::values;
-use crate::ipvs::{Family, Forward, Protocol, ServiceKey};
+use crate::lvs::{Family, Forward, Protocol, SchedFlags, ServiceKey};
 
 /// A value and the line it was written on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub struct VirtualDraft {
     pub netmask: Option<At<Netmask>>,
     pub protocol: Option<At<ProtocolName>>,
     pub ops: Option<At<bool>>,
-    pub schedflags: Option<At<String>>,
+    pub schedflags: Option<At<SchedFlags>>,
     pub monitorfile: Option<String>,
     pub servicename: Option<String>,
     pub comment: Option<String>,
@@ -267,11 +267,17 @@ fn resolve_reals(
                 format!("weight {} is out of range 0..65535", rd.weight),
             );
         }
-        if let Some(rx) = &rd.receive {
-            if let Err(m) = rx_memo.check(rx) {
-                diags.error(rd.line, m);
-            }
-        }
+        // An empty pattern (`"/x", ""`) checks nothing, as ldirectord.
+        let receive = rd
+            .receive
+            .as_deref()
+            .filter(|rx| !rx.is_empty())
+            .and_then(|rx| {
+                rx_memo
+                    .compile(rx)
+                    .map_err(|m| diags.error(rd.line, m))
+                    .ok()
+            });
         // The draft's strings move into the last real of its line. (A
         // range cut short by ldirectord's string comparison may be empty.)
         let Some((last, before)) = ips.split_last() else {
@@ -284,7 +290,7 @@ fn resolve_reals(
                 forward: rd.forward,
                 weight: rd.weight,
                 request: take(&mut rd.request),
-                receive: take(&mut rd.receive),
+                receive: receive.clone(),
                 lower_threshold: rd.lower,
                 upper_threshold: rd.upper,
                 written: if last {
@@ -387,11 +393,12 @@ pub fn build_virtual(
         checkcommand: d.checkcommand.clone().unwrap_or_else(|| "/bin/true".into()),
         checkport: d.checkport,
         request: d.request.clone().unwrap_or_else(|| "/".into()),
-        receive: d
-            .receive
-            .as_ref()
-            .map(|r| r.value.clone())
-            .unwrap_or_default(),
+        receive: d.receive.as_ref().and_then(|r| {
+            rx_memo
+                .compile(&r.value)
+                .map_err(|m| diags.error(r.line, m))
+                .ok()
+        }),
         httpmethod: d.httpmethod.unwrap_or(HttpMethod::Get),
         virtualhost: d.virtualhost.clone(),
         login,
@@ -424,7 +431,7 @@ pub fn build_virtual(
             .or_else(|| g.fallbackcommand.clone()),
         overrides: d.overrides.clone(),
     };
-    super::validate::virtual_rules(&v, &d, g, rx_memo, diags);
+    super::validate::virtual_rules(&v, &d, g, diags);
     Some(v)
 }
 

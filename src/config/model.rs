@@ -11,7 +11,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::ipvs::{Family, Forward, Protocol, ServiceKey};
+pub use crate::lvs::Netmask;
+use crate::lvs::{Family, Forward, Protocol, Receive, SchedFlags, ServiceKey};
 
 /// A whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -275,13 +276,6 @@ pub enum HttpMethod {
     Head,
 }
 
-/// Persistence granularity: a dotted-quad mask (IPv4) or a prefix length (IPv6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Netmask {
-    V4(std::net::Ipv4Addr),
-    V6Prefix(u8),
-}
-
 /// A real server, one per address after range expansion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Real {
@@ -290,9 +284,11 @@ pub struct Real {
     pub addr: SocketAddr,
     pub forward: Forward,
     pub weight: u32,
-    /// Per-real `"request", "receive"` pair (request already starts with `/`).
+    /// Per-real `"request", "receive"` pair (request already starts with `/`);
+    /// `receive` is `None` when the pair's pattern is empty. See
+    /// [`Virtual::exchange_of`].
     pub request: Option<String>,
-    pub receive: Option<String>,
+    pub receive: Option<Receive>,
     pub lower_threshold: u32,
     pub upper_threshold: u32,
     /// The address text as written (`web1->web3:http`), shared by every
@@ -342,7 +338,7 @@ pub struct Virtual {
     pub checkcommand: String,
     pub checkport: Option<u16>,
     pub request: String,
-    pub receive: String,
+    pub receive: Option<Receive>,
     pub httpmethod: HttpMethod,
     pub virtualhost: Option<String>,
     pub login: String,
@@ -354,7 +350,7 @@ pub struct Virtual {
     pub persistent: Option<u32>,
     pub netmask: Option<Netmask>,
     pub ops: bool,
-    pub schedflags: Option<String>,
+    pub schedflags: Option<SchedFlags>,
     pub monitorfile: Option<String>,
     pub servicename: Option<String>,
     pub comment: Option<String>,
@@ -377,6 +373,15 @@ pub struct Virtual {
 impl Virtual {
     pub fn family(&self) -> Family {
         self.key.family()
+    }
+
+    /// The request and receive pattern that check `r`: a real's own pair
+    /// replaces the virtual's as a whole.
+    pub fn exchange_of<'a>(&'a self, r: &'a Real) -> (&'a str, Option<&'a Receive>) {
+        match &r.request {
+            Some(q) => (q, r.receive.as_ref()),
+            None => (&self.request, self.receive.as_ref()),
+        }
     }
 
     /// The virtual port (0 for fwmark services).

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::OnceLock;
 
-use crate::ipvs::Family;
+use crate::lvs::Family;
 
 pub trait Resolver {
     /// The first address of `family` for a host name or address literal.

@@ -7,48 +7,10 @@ use std::collections::HashMap;
 use super::build::VirtualDraft;
 use super::diag::Diagnostics;
 use super::model::{CheckService, Config, Global, Netmask, Virtual};
-use super::values;
-use crate::ipvs::table::svc_flags;
-use crate::ipvs::{Family, Protocol, ServiceKey};
-
-/// The `IP_VS_SVC_F_SCHED*` bits of a `schedflags` value, as ipvsadm's
-/// `-b` parses it (`sh-*` only with sh, `mh-*` only with mh).
-pub fn sched_flag_bits(scheduler: &str, flags: &str) -> Result<u32, String> {
-    let mut bits = 0;
-    for flag in flags.split(',').filter(|f| !f.is_empty()) {
-        let (bit, needs) = match flag {
-            "flag-1" => (svc_flags::SCHED1, None),
-            "flag-2" => (svc_flags::SCHED2, None),
-            "flag-3" => (svc_flags::SCHED3, None),
-            "sh-fallback" => (svc_flags::SCHED1, Some("sh")),
-            "sh-port" => (svc_flags::SCHED2, Some("sh")),
-            "mh-fallback" => (svc_flags::SCHED1, Some("mh")),
-            "mh-port" => (svc_flags::SCHED2, Some("mh")),
-            _ => return Err(format!("invalid scheduler flag `{flag}'")),
-        };
-        if let Some(s) = needs {
-            if s != scheduler {
-                return Err(format!(
-                    "incompatible scheduler flag `{flag}' (it needs scheduler {s})"
-                ));
-            }
-        }
-        bits |= bit;
-    }
-    if bits == 0 {
-        return Err(format!("invalid scheduler flag `{flags}'"));
-    }
-    Ok(bits)
-}
+use crate::lvs::{Family, Protocol, ServiceKey};
 
 /// Per-virtual rules, after resolution.
-pub fn virtual_rules(
-    v: &Virtual,
-    d: &VirtualDraft,
-    g: &Global,
-    rx_memo: &mut values::RegexMemo,
-    diags: &mut Diagnostics,
-) {
+pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diagnostics) {
     if let Some(s) = &d.service {
         if s.value == CheckService::Oracle {
             diags.error(
@@ -65,14 +27,16 @@ pub fn virtual_rules(
              set service= or checktype= explicitly",
         );
     }
-    if let Some(r) = &d.receive {
-        if let Err(m) = rx_memo.check(&r.value) {
-            diags.error(r.line, m);
-        }
-    }
     if let Some(s) = &d.schedflags {
-        if let Err(m) = sched_flag_bits(&v.scheduler, &s.value) {
-            diags.error(s.line, m);
+        // ipvsadm's check: `sh-*` only with sh, `mh-*` only with mh.
+        if let Some((flag, needs)) = s.value.mismatch(&v.scheduler) {
+            diags.error(
+                s.line,
+                format!(
+                    "incompatible scheduler flag `{}' (it needs scheduler {needs})",
+                    flag.name()
+                ),
+            );
         }
     }
     if let Some(p) = &d.persistent {
@@ -156,22 +120,5 @@ pub fn quiescent_default(c: &Config, global_written: bool, diags: &mut Diagnosti
              failed real servers are removed rather than set to weight 0; set quiescent= \
              explicitly",
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sched_flags_like_ipvsadm() {
-        assert_eq!(sched_flag_bits("sh", "sh-port"), Ok(svc_flags::SCHED2));
-        assert_eq!(
-            sched_flag_bits("mh", "mh-fallback,mh-port"),
-            Ok(svc_flags::SCHED1 | svc_flags::SCHED2)
-        );
-        assert_eq!(sched_flag_bits("wrr", "flag-3"), Ok(svc_flags::SCHED3));
-        assert!(sched_flag_bits("wrr", "sh-port").is_err());
-        assert!(sched_flag_bits("sh", "bogus").is_err());
     }
 }

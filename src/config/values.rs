@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::model::{AlertStatus, CheckService, CheckType, HttpMethod};
-use crate::ipvs::Forward;
+use crate::lvs::{Forward, Receive, SchedFlags};
 
 fn re(pattern: &str) -> Regex {
     // The patterns are literals in this file; a typo is caught by the tests.
@@ -148,12 +148,14 @@ pub fn scheduler(s: &str) -> Result<String, String> {
         .ok_or_else(|| "invalid scheduler, should be only lowercase letters (a-z)".into())
 }
 
-/// `schedflags`: the first non-space run.
-pub fn schedflags(s: &str) -> Result<String, String> {
-    NONSPACE
+/// `schedflags`: the first non-space run, as ipvsadm's `-b` list. ldirectord
+/// leaves a bad flag to ipvsadm at run time; lvsd refuses it at load.
+pub fn schedflags(s: &str) -> Result<SchedFlags, String> {
+    let text = NONSPACE
         .find(s)
-        .map(|m| m.as_str().to_string())
-        .ok_or_else(|| "invalid sched-flags".into())
+        .map(|m| m.as_str())
+        .ok_or("invalid sched-flags")?;
+    SchedFlags::parse(text)
 }
 
 /// `smtp`: a host-like prefix (`/(^([0-9A-Za-z._+-]+))/`), as ldirectord
@@ -249,15 +251,16 @@ pub fn forward_name(f: Forward) -> &'static str {
     }
 }
 
-/// Remembers which `receive` regexes were already checked: a farm repeats
-/// the same few thousands of times, and compiling each costs microseconds.
+/// Remembers the `receive` patterns already compiled: a farm repeats the
+/// same few thousands of times, compiling each costs microseconds, and the
+/// compiled pattern is shared (it is behind an `Arc`).
 #[derive(Debug, Default)]
 pub struct RegexMemo {
-    seen: std::collections::HashMap<String, Result<(), String>>,
+    seen: std::collections::HashMap<String, Result<Receive, String>>,
 }
 
 impl RegexMemo {
-    pub fn check(&mut self, s: &str) -> Result<(), String> {
+    pub fn compile(&mut self, s: &str) -> Result<Receive, String> {
         if let Some(r) = self.seen.get(s) {
             return r.clone();
         }
@@ -269,10 +272,8 @@ impl RegexMemo {
 
 /// A `receive` string is a Perl regex; lvsd evaluates it with fancy-regex,
 /// so an invalid one is a configuration error here, not a runtime surprise.
-pub fn receive_regex(s: &str) -> Result<(), String> {
-    fancy_regex::Regex::new(s)
-        .map(|_| ())
-        .map_err(|e| format!("invalid receive regex {s:?}: {e}"))
+pub fn receive_regex(s: &str) -> Result<Receive, String> {
+    Receive::new(s).map_err(|e| format!("invalid receive regex {s:?}: {e}"))
 }
 
 #[cfg(test)]

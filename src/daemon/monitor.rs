@@ -163,8 +163,8 @@ pub fn real_id(v: &Virtual, r: &Real) -> String {
         v.checkport.map(|p| p.to_string()).unwrap_or_default(),
         r.weight.to_string(),
         forward_name(r.forward).into(),
-        r.request.clone().unwrap_or_else(|| v.request.clone()),
-        r.receive.clone().unwrap_or_else(|| v.receive.clone()),
+        v.exchange_of(r).0.to_string(),
+        v.exchange_of(r).1.map_or("", |p| p.source()).to_string(),
     ]
     .join(":");
     let mut out = String::with_capacity(raw.len());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::check::spec::{
-    self, CheckKind, CheckSpec, Credentials, Dns, Exchange, External, Http, Probe, Receive, Target,
+    self, CheckKind, CheckSpec, Credentials, Dns, Exchange, External, Http, Probe, Target,
     Timeouts, VirtualService,
 };
 use crate::config::model::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
@@ -21,12 +21,6 @@ use super::desired::RealKey;
 /// like an invalid configuration.
 #[derive(Debug, Error)]
 pub enum SpecError {
-    #[error("line {line}: receive pattern {pattern:?} does not compile: {message}")]
-    Receive {
-        line: usize,
-        pattern: String,
-        message: String,
-    },
     #[error("line {line}: lvsd cannot check service {service}")]
     Unsupported { line: usize, service: &'static str },
 }
@@ -114,20 +108,12 @@ fn target_for(v: &Virtual, r: &Real) -> Target {
     }
 }
 
-fn exchange_for(v: &Virtual, r: &Real) -> Result<Exchange, SpecError> {
-    // A per-real "request", "receive" pair replaces the virtual's.
-    let request = r.request.clone().unwrap_or_else(|| v.request.clone());
-    let receive_src = r.receive.clone().unwrap_or_else(|| v.receive.clone());
-    let receive = if receive_src.is_empty() {
-        None
-    } else {
-        Some(Receive::new(&receive_src).map_err(|e| SpecError::Receive {
-            line: r.line,
-            pattern: receive_src.clone(),
-            message: e.to_string(),
-        })?)
-    };
-    Ok(Exchange { request, receive })
+fn exchange_for(v: &Virtual, r: &Real) -> Exchange {
+    let (request, receive) = v.exchange_of(r);
+    Exchange {
+        request: request.to_string(),
+        receive: receive.cloned(),
+    }
 }
 
 fn credentials(v: &Virtual) -> Credentials {
@@ -139,26 +125,24 @@ fn credentials(v: &Virtual) -> Credentials {
 }
 
 fn service_for(v: &Virtual, r: &Real) -> Result<spec::Service, SpecError> {
-    let http = |tls: bool| -> Result<Http, SpecError> {
-        Ok(Http {
-            tls,
-            exchange: exchange_for(v, r)?,
-            virtual_host: v.virtualhost.clone(),
-            method: match v.httpmethod {
-                HttpMethod::Get => spec::HttpMethod::Get,
-                HttpMethod::Head => spec::HttpMethod::Head,
-            },
-            verify_tls: false,
-            ca_file: None,
-            expect_status: Vec::new(),
-        })
+    let http = |tls: bool| Http {
+        tls,
+        exchange: exchange_for(v, r),
+        virtual_host: v.virtualhost.clone(),
+        method: match v.httpmethod {
+            HttpMethod::Get => spec::HttpMethod::Get,
+            HttpMethod::Head => spec::HttpMethod::Head,
+        },
+        verify_tls: false,
+        ca_file: None,
+        expect_status: Vec::new(),
     };
     Ok(match v.service {
-        CheckService::Http => spec::Service::Http(http(false)?),
-        CheckService::Https => spec::Service::Http(http(true)?),
-        CheckService::HttpProxy => spec::Service::HttpProxy(http(false)?),
+        CheckService::Http => spec::Service::Http(http(false)),
+        CheckService::Https => spec::Service::Http(http(true)),
+        CheckService::HttpProxy => spec::Service::HttpProxy(http(false)),
         CheckService::Dns => spec::Service::Dns(Dns {
-            exchange: exchange_for(v, r)?,
+            exchange: exchange_for(v, r),
             tcp: v.protocol() == Some(Protocol::Tcp),
         }),
         CheckService::Smtp | CheckService::Submission => spec::Service::Smtp { tls: false },
@@ -179,13 +163,13 @@ fn service_for(v: &Virtual, r: &Real) -> Result<spec::Service, SpecError> {
             credentials: credentials(v),
         },
         CheckService::Ftp => spec::Service::Ftp {
-            exchange: exchange_for(v, r)?,
+            exchange: exchange_for(v, r),
             credentials: credentials(v),
         },
         CheckService::Nntp => spec::Service::Nntp,
         CheckService::Ldap | CheckService::Ldaps => spec::Service::Ldap {
             tls: v.service == CheckService::Ldaps,
-            exchange: exchange_for(v, r)?,
+            exchange: exchange_for(v, r),
             credentials: credentials(v),
         },
         CheckService::Sip => spec::Service::Sip {
@@ -196,14 +180,14 @@ fn service_for(v: &Virtual, r: &Real) -> Result<spec::Service, SpecError> {
             secret: v.secret.clone(),
         },
         CheckService::Mysql => spec::Service::Mysql {
-            exchange: exchange_for(v, r)?,
+            exchange: exchange_for(v, r),
             credentials: credentials(v),
         },
         CheckService::Pgsql => spec::Service::Pgsql {
-            exchange: exchange_for(v, r)?,
+            exchange: exchange_for(v, r),
             credentials: credentials(v),
         },
-        CheckService::Simpletcp => spec::Service::SimpleTcp(exchange_for(v, r)?),
+        CheckService::Simpletcp => spec::Service::SimpleTcp(exchange_for(v, r)),
         CheckService::None => spec::Service::None,
         CheckService::Oracle => {
             return Err(SpecError::Unsupported {

@@ -26,7 +26,6 @@
 use std::net::SocketAddr;
 
 use crate::config::model::{Config, Netmask, Virtual};
-use crate::config::validate::sched_flag_bits;
 use crate::ipvs::table::{full_netmask, svc_flags, Tunnel, TunnelCsum, TunnelType};
 use crate::ipvs::{Dest, Forward, Protocol, Service, ServiceEntry, ServiceKey, Table};
 
@@ -42,18 +41,15 @@ pub fn service(v: &Virtual) -> Service {
     if let Some(timeout) = v.persistent {
         s.flags |= svc_flags::PERSISTENT;
         s.timeout = timeout;
-        s.netmask = match v.netmask {
-            Some(Netmask::V4(m)) => u32::from(m),
-            Some(Netmask::V6Prefix(p)) => u32::from(p),
-            None => full_netmask(family),
-        };
+        s.netmask = v
+            .netmask
+            .map_or(full_netmask(family), Netmask::kernel_value);
     }
     if v.ops && v.protocol() == Some(Protocol::Udp) {
         s.flags |= svc_flags::ONEPACKET;
     }
     if let Some(f) = &v.schedflags {
-        // Invalid flags are a config error; a valid config never hits 0 here.
-        s.flags |= sched_flag_bits(&v.scheduler, f).unwrap_or(0);
+        s.flags |= f.bits();
     }
     s
 }

@@ -10,7 +10,7 @@ use crate::config::build::{at, ProtocolName, RealDraft, VirtualDraft};
 use crate::config::diag::Diagnostics;
 use crate::config::model::Netmask;
 use crate::config::values;
-use crate::ipvs::Family;
+use crate::lvs::Family;
 
 /// Values that ldirectord only accepts in double quotes (`^key\s*=\s*\"(.*)\"`).
 fn quoted_only<'a>(key: &str, value: &'a str) -> Result<&'a str, String> {

@@ -8,7 +8,7 @@ use crate::config::diag::Diagnostics;
 use crate::config::model::{Global, GlobalFallback, LogTarget};
 use crate::config::resolve::Resolver;
 use crate::config::values;
-use crate::ipvs::Family;
+use crate::lvs::Family;
 
 /// Which globals were written, where the distinction matters for warnings.
 #[derive(Debug, Default)]

@@ -19,7 +19,7 @@ use super::diag::Diagnostics;
 use super::model::{Config, Global};
 use super::resolve::Resolver;
 use super::{addr, validate, values};
-use crate::ipvs::Family;
+use crate::lvs::Family;
 
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| unreachable!("bad built-in regex {pattern}: {e}"))

@@ -11,7 +11,7 @@ use crate::config::diag::Diagnostics;
 use crate::config::model::{Config, Global};
 use crate::config::resolve::Resolver;
 use crate::config::{addr, validate, values};
-use crate::ipvs::Family;
+use crate::lvs::Family;
 
 type S<T> = Spanned<T>;
 

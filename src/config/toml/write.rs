@@ -10,7 +10,7 @@ use crate::config::model::{
     Virtual,
 };
 use crate::config::values::forward_name;
-use crate::ipvs::{Family, Protocol, ServiceKey};
+use crate::lvs::{Family, Protocol, ServiceKey};
 
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -160,7 +160,7 @@ fn virtual_(out: &mut Out, v: &Virtual) {
     if v.ops {
         out.raw("ops", true);
     }
-    out.opt_str("schedflags", &v.schedflags);
+    out.opt_str("schedflags", &v.schedflags.as_ref().map(|f| f.to_string()));
     match v.checktype {
         CheckType::Negotiate => {}
         CheckType::Combined(n) => out.raw("checktype", n),
@@ -180,8 +180,8 @@ fn virtual_(out: &mut Out, v: &Virtual) {
     if v.request != "/" {
         out.str("request", &v.request);
     }
-    if !v.receive.is_empty() {
-        out.str("receive", &v.receive);
+    if let Some(r) = &v.receive {
+        out.str("receive", r.source());
     }
     if v.httpmethod == HttpMethod::Head {
         out.str("httpmethod", "HEAD");
@@ -238,8 +238,11 @@ fn real(out: &mut Out, r: &Real) {
     if r.weight != 1 {
         out.raw("weight", r.weight);
     }
-    out.opt_str("request", &r.request);
-    out.opt_str("receive", &r.receive);
+    if let Some(q) = &r.request {
+        // The pair goes together; an empty receive is no pattern.
+        out.str("request", q);
+        out.str("receive", r.receive.as_ref().map_or("", |p| p.source()));
+    }
     if r.lower_threshold != 0 {
         out.raw("lower_threshold", r.lower_threshold);
     }
