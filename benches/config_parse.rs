@@ -152,6 +152,6 @@ fn main() {
         black_box(l);
     });
     bench("plan --all-up 1000x10", 21, || {
-        black_box(lvsd::director::plan::all_up(black_box(&first.config)));
+        black_box(lvsd::director::desired::all_up(black_box(&first.config)));
     });
 }

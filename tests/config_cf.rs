@@ -328,7 +328,10 @@ fn real_lines() {
         (5, 2, 9)
     );
     assert_eq!(
-        (r[1].request.as_deref(), r[1].receive.as_ref().map(|r| r.source())),
+        (
+            r[1].request.as_deref(),
+            r[1].receive.as_ref().map(|r| r.source())
+        ),
         (Some("/ping"), Some("pong"))
     );
     assert_eq!(r[0].written, "10.0.1.1->10.0.1.3:8080");

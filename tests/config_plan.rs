@@ -6,12 +6,11 @@
 mod config_common;
 
 use config_common::valid;
-use lvsd::director::desired::{desired, Knowledge, RealKey};
-use lvsd::director::plan;
+use lvsd::director::desired::{self, desired, Knowledge, RealKey};
 use lvsd::ipvs::save::render_save;
 
 fn plan_text(cf: &str) -> String {
-    render_save(&plan::all_up(&valid(&format!("quiescent=no\n{cf}"))))
+    render_save(&desired::all_up(&valid(&format!("quiescent=no\n{cf}"))))
 }
 
 #[test]
@@ -95,7 +94,7 @@ fn plan_rules() {
 #[test]
 fn thresholds_are_in_the_table_though_not_in_the_save_format() {
     let c = valid("quiescent=no\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq 2 l:3 u:7\n");
-    let t = plan::all_up(&c);
+    let t = desired::all_up(&c);
     let d = t
         .services
         .values()

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::EXIT_CONFIG;
 use crate::config::{self, Format, Loaded};
-use crate::director::plan;
+use crate::director::desired;
 use crate::ipvs::save::render_save;
 
 #[derive(Debug, Args)]
@@ -66,7 +66,7 @@ pub fn check(a: CheckArgs) -> u8 {
 pub fn plan(a: PlanArgs) -> u8 {
     match load_reporting(a.file.as_deref()) {
         Some(l) => {
-            print!("{}", render_save(&plan::all_up(&l.config)));
+            print!("{}", render_save(&desired::all_up(&l.config)));
             0
         }
         None => EXIT_CONFIG,

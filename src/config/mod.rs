@@ -4,7 +4,7 @@
 //!   model both formats produce.
 //! - [`cf`]: ldirectord.cf, exactly as ldirectord's `read_config` reads it.
 //! - [`toml`]: the TOML format (read and write).
-//! - [`build`]: drafts (what a file says) → model: defaults, inheritance,
+//! - [`draft`]: what a file says; [`build`]: drafts → model: defaults, inheritance,
 //!   name resolution. [`validate`]: checks on top. [`values`], [`addr`]:
 //!   value and address grammars.
 //! - [`resolve`]: host and service names, behind a trait.
@@ -17,6 +17,7 @@ pub mod addr;
 pub mod build;
 pub mod cf;
 pub mod diag;
+pub mod draft;
 pub mod model;
 pub mod resolve;
 pub mod toml;

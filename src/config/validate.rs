@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::build::VirtualDraft;
 use super::diag::Diagnostics;
+use super::draft::VirtualDraft;
 use super::model::{CheckService, Config, Global, Netmask, Virtual};
 use crate::lvs::{Family, Protocol, ServiceKey};
 

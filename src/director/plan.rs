@@ -25,14 +25,9 @@
 
 use std::net::SocketAddr;
 
-use crate::config::model::{Config, Netmask, Virtual};
+use crate::config::model::{Netmask, Virtual};
 use crate::ipvs::table::{full_netmask, svc_flags, Tunnel, TunnelCsum, TunnelType};
-use crate::ipvs::{Dest, Forward, Protocol, Service, ServiceEntry, ServiceKey, Table};
-
-/// The table when every real server is up: `lvsd plan --all-up`.
-pub fn all_up(config: &Config) -> Table {
-    super::desired::desired(config, &super::desired::AllUp, &Table::new())
-}
+use crate::ipvs::{Dest, Forward, Protocol, Service, ServiceEntry, ServiceKey};
 
 /// The service attributes of a virtual (what `-A` carries).
 pub fn service(v: &Virtual) -> Service {

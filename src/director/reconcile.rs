@@ -398,7 +398,7 @@ mod tests {
             raced: false,
         };
         let c = config(CF);
-        let want = crate::director::plan::all_up(&c);
+        let want = crate::director::desired::all_up(&c);
         let mut d = Director::new(k, c, Owned::new(), None);
         let r = d.reconcile(&AllUp).unwrap();
         assert!(r.failed.is_empty(), "{:?}", r.failed);
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn an_update_refused_because_of_drift_reads_the_table_and_repairs() {
         let c = config(CF);
-        let want = crate::director::plan::all_up(&c);
+        let want = crate::director::desired::all_up(&c);
         let mut d = Director::new(Counting::default(), c, Owned::new(), None);
         d.reconcile(&AllUp).unwrap();
         // An operator deletes lvsd's service behind its back.
@@ -507,7 +507,7 @@ mod tests {
             }
         }
         let c = config(CF);
-        let want = crate::director::plan::all_up(&c);
+        let want = crate::director::desired::all_up(&c);
         let mut d = Director::new(Broken(true, MemoryKernel::default()), c, Owned::new(), None);
         assert!(
             d.update(&AllUp).is_err(),

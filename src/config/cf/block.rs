@@ -6,8 +6,8 @@ use regex::Regex;
 
 use super::{key_value, re};
 use crate::config::addr;
-use crate::config::build::{at, ProtocolName, RealDraft, VirtualDraft};
 use crate::config::diag::Diagnostics;
+use crate::config::draft::{at, ProtocolName, RealDraft, VirtualDraft};
 use crate::config::model::Netmask;
 use crate::config::values;
 use crate::lvs::Family;

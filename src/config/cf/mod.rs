@@ -14,8 +14,9 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use super::build::{self, VirtualDraft};
+use super::build;
 use super::diag::Diagnostics;
+use super::draft::VirtualDraft;
 use super::model::{Config, Global};
 use super::resolve::Resolver;
 use super::{addr, validate, values};

@@ -5,9 +5,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Lines;
-use crate::config::build::{self, at, At, RealDraft, VirtualDraft};
+use crate::config::build;
 use crate::config::cf::{block, global};
 use crate::config::diag::Diagnostics;
+use crate::config::draft::{at, At, RealDraft, VirtualDraft};
 use crate::config::model::{Config, Global};
 use crate::config::resolve::Resolver;
 use crate::config::{addr, validate, values};
