@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if l.has_errors() {
         return;
     }
-    let _ = lvsd::director::plan::all_up(&l.config);
+    let _ = lvsd::director::desired::all_up(&l.config);
     let text = config::toml::write::to_toml(&l.config);
     let back = config::parse(Path::new("f.toml"), text.as_bytes(), Format::Toml, &r);
     assert!(!back.has_errors(), "converted TOML does not load: {:?}\n{text}", back.diagnostics);

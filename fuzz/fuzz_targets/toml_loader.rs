@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     let r = Static::new(&[("web", "10.0.0.1")], "http 80/tcp www\n");
     let l = config::parse(Path::new("f.toml"), data, Format::Toml, &r);
     if !l.has_errors() {
-        let _ = lvsd::director::plan::all_up(&l.config);
+        let _ = lvsd::director::desired::all_up(&l.config);
     }
 });

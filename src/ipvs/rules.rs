@@ -57,6 +57,8 @@ struct Parsed {
     tun_type: Option<String>,
     tun_port: u16,
     csum: TunnelCsum,
+    /// The first `--tun-*` option given, for the error when `-i` is not.
+    tun_option: Option<String>,
 }
 
 fn number<T: std::str::FromStr>(opt: &str, v: Option<&str>) -> Result<T, String> {
@@ -77,8 +79,22 @@ fn sched_flags(list: &str) -> Result<u32, String> {
 
 fn service_addr(opt: &str, v: Option<&str>) -> Result<SocketAddr, String> {
     let v = v.ok_or_else(|| format!("{opt} needs ADDRESS:PORT"))?;
-    v.parse()
-        .map_err(|_| format!("{opt}: {v:?} is not a numeric ADDRESS:PORT (use ipvsadm -S -n)"))
+    let a = v
+        .parse()
+        .map_err(|_| format!("{opt}: {v:?} is not a numeric ADDRESS:PORT (use ipvsadm -S -n)"))?;
+    unscoped(opt, a)
+}
+
+/// IPVS keys addresses without a scope: `[fe80::1%2]:80` and
+/// `[fe80::1]:80` are one service to the kernel, so a scope is refused
+/// rather than silently dropped.
+fn unscoped(opt: &str, a: SocketAddr) -> Result<SocketAddr, String> {
+    match a {
+        SocketAddr::V6(v6) if v6.scope_id() != 0 || v6.flowinfo() != 0 => {
+            Err(format!("{opt}: {a}: IPVS addresses have no scope"))
+        }
+        _ => Ok(a),
+    }
 }
 
 fn parse_tokens(tokens: &[&str]) -> Result<Parsed, String> {
@@ -129,7 +145,7 @@ fn parse_tokens(tokens: &[&str]) -> Result<Parsed, String> {
             }
             "-6" | "--ipv6" => p.v6 = true,
             "-s" | "--scheduler" => {
-                p.scheduler = Some(val.ok_or("-s needs a scheduler")?.to_string());
+                p.scheduler = Some(scheduler_name(val.ok_or("-s needs a scheduler")?)?);
                 used = 2;
             }
             "-p" | "--persistent" => match val.and_then(|v| v.parse().ok()) {
@@ -184,9 +200,25 @@ fn parse_tokens(tokens: &[&str]) -> Result<Parsed, String> {
             "--tun-remcsum" => p.csum = TunnelCsum::RemCsum,
             other => return Err(format!("unknown option {other:?}")),
         }
+        if opt.starts_with("--tun-") && p.tun_option.is_none() {
+            p.tun_option = Some(opt.to_string());
+        }
         i += used;
     }
     Ok(p)
+}
+
+/// A scheduler name as the kernel can hold it (IP_VS_SCHEDNAME_MAXLEN is 16
+/// with the NUL): anything else is refused here rather than sent.
+fn scheduler_name(s: &str) -> Result<String, String> {
+    let ok = (1..16).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("-s: {s:?} is not a scheduler name"))
+    }
 }
 
 fn key_of(p: &Parsed) -> Result<ServiceKey, String> {
@@ -227,7 +259,7 @@ fn service_of(p: &Parsed, key: &ServiceKey) -> Result<Service, String> {
 fn real_of(p: &Parsed, key: &ServiceKey) -> Result<SocketAddr, String> {
     let r = p.real.as_deref().ok_or("-r is needed")?;
     if let Ok(a) = r.parse::<SocketAddr>() {
-        return Ok(a);
+        return unscoped("-r", a);
     }
     // No port: the service's port (0 for fwmark services), as ipvsadm does.
     let ip: IpAddr = r
@@ -243,7 +275,15 @@ fn real_of(p: &Parsed, key: &ServiceKey) -> Result<SocketAddr, String> {
 }
 
 fn dest_of(p: &Parsed) -> Result<Dest, String> {
-    let mut d = Dest::new(p.forward.unwrap_or(Forward::Route), p.weight.unwrap_or(1));
+    let forward = p.forward.unwrap_or(Forward::Route);
+    if let Some(opt) = &p.tun_option {
+        // The kernel keeps tunnel details only for tunnel forwarding; taking
+        // them silently for -g or -m would program what was not asked for.
+        if forward != Forward::Tunnel {
+            return Err(format!("{opt} needs tunnel forwarding (-i)"));
+        }
+    }
+    let mut d = Dest::new(forward, p.weight.unwrap_or(1));
     d.upper_threshold = p.upper;
     d.lower_threshold = p.lower;
     d.tunnel = match p.tun_type.as_deref() {
@@ -350,5 +390,53 @@ mod tests {
         assert!(e[0].to_string().starts_with("line 3: -t:"), "{}", e[0]);
         assert_eq!(e[1].to_string(), "line 4: unknown option \"-X\"");
         assert!(parse("-C").is_err());
+    }
+
+    /// Found by the restore_rules fuzz target: a later `-g` used to keep the
+    /// GUE details of an earlier `-i --tun-type gue`.
+    #[test]
+    fn tunnel_options_need_tunnel_forwarding() {
+        let svc = "-A -u 10.0.0.1:53 -s rr\n";
+        let e = parse(&format!(
+            "{svc}-a -u 10.0.0.1:53 -r 10.0.0.2:53 -i --tun-type gue --tun-port 6080 -g\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "line 2: --tun-type needs tunnel forwarding (-i)"
+        );
+        let e = parse(&format!(
+            "{svc}-a -u 10.0.0.1:53 -r 10.0.0.2:53 -m --tun-csum\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "line 2: --tun-csum needs tunnel forwarding (-i)"
+        );
+        assert!(parse(&format!(
+            "{svc}-a -u 10.0.0.1:53 -r 10.0.0.2:53 -i --tun-type gre\n"
+        ))
+        .is_ok());
+    }
+
+    /// Found by the restore_rules fuzz target: control characters went
+    /// into the scheduler name.
+    #[test]
+    fn scheduler_names_are_refused_unless_the_kernel_can_hold_them() {
+        assert!(parse("-A -t 10.0.0.1:80 -s \u{0}\u{8}00\n").is_err());
+        assert!(parse("-A -t 10.0.0.1:80 -s averyveryverylongname\n").is_err());
+        assert!(parse("-A -t 10.0.0.1:80 -s lblcr\n").is_ok());
+    }
+
+    /// Found by the restore_rules fuzz target: a scope made a second
+    /// service of what the kernel holds as one.
+    #[test]
+    fn scoped_addresses_are_refused() {
+        let e = parse("-A -u [2001:db8::%3]:53 -s rr\n").unwrap_err();
+        assert!(e[0].to_string().contains("no scope"), "{}", e[0]);
+        let e =
+            parse("-A -u [2001:db8::1]:53 -s rr\n-a -u [2001:db8::1]:53 -r [fe80::1%2]:53 -m\n")
+                .unwrap_err();
+        assert!(e[0].to_string().contains("no scope"), "{}", e[0]);
     }
 }

@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(Reply::Data { attrs, .. }) = f.reply() {
             let _ = decode::decode_service(attrs);
             let _ = decode::decode_dest(attrs, Family::Inet);
+            let _ = decode::decode_daemon(attrs);
         }
     }
     // As the attributes of one generic netlink reply of each kind.
@@ -26,6 +27,4 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode::decode_info(data);
     let _ = decode::decode_timeouts(data);
     let _ = decode::decode_daemon(data);
-    let _ = lvsd::ipvs::conn::parse(&String::from_utf8_lossy(data));
-    let _ = lvsd::ipvs::rules::parse(&String::from_utf8_lossy(data));
 });
