@@ -94,6 +94,18 @@ impl ServiceKey {
     pub fn is_fwmark(&self) -> bool {
         matches!(self, ServiceKey::FwMark { .. })
     }
+
+    /// The kernel address of a destination configured as `addr`: ipvsadm
+    /// forces the virtual's port on gate and ipip destinations of
+    /// non-fwmark services.
+    pub fn kernel_dest(&self, addr: SocketAddr, forward: Forward) -> SocketAddr {
+        match self {
+            ServiceKey::Inet { addr: vaddr, .. } if forward != Forward::Masq => {
+                SocketAddr::new(addr.ip(), vaddr.port())
+            }
+            _ => addr,
+        }
+    }
 }
 
 impl fmt::Display for ServiceKey {

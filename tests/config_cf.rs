@@ -529,3 +529,23 @@ fn warnings_for_traps_and_ignored_settings() {
         "{w:?}"
     );
 }
+
+#[test]
+fn two_lines_naming_one_kernel_destination_draw_a_warning() {
+    let l = cf(
+        "quiescent=no\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:80 gate\n\treal=10.0.1.1:8080 gate 2\n\
+         \treal=10.0.1.2:8080 masq\n\treal=10.0.1.2:8081 masq\n",
+    );
+    assert!(!l.has_errors(), "{:#?}", l.diagnostics);
+    let w: Vec<(usize, &str)> = warnings(&l)
+        .iter()
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].0, 4);
+    assert!(
+        w[0].1
+            .contains("kernel destination 10.0.1.1:80, as is the one at line 3"),
+        "{w:?}"
+    );
+}

@@ -27,6 +27,7 @@ pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diag
              set service= or checktype= explicitly",
         );
     }
+    shared_destinations(v, diags);
     if let Some(s) = &d.schedflags {
         // ipvsadm's check: `sh-*` only with sh, `mh-*` only with mh.
         if let Some((flag, needs)) = s.value.mismatch(&v.scheduler) {
@@ -92,6 +93,30 @@ pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diag
 fn uses_negotiate(v: &Virtual) -> bool {
     use super::model::CheckType;
     matches!(v.checktype, CheckType::Negotiate | CheckType::Combined(_))
+}
+
+/// Two lines of one virtual that name one kernel destination (the same
+/// address, or gate/ipip reals whose ports differ but take the virtual's):
+/// ldirectord programs one of them, which one depends on the table, and
+/// the other's health is lost.
+pub fn shared_destinations(v: &Virtual, diags: &mut Diagnostics) {
+    let mut seen: HashMap<std::net::SocketAddr, usize> = HashMap::new();
+    for r in &v.reals {
+        let kernel = v.key.kernel_dest(r.addr, r.forward);
+        match seen.get(&kernel) {
+            Some(first) => diags.warn(
+                r.line,
+                format!(
+                    "real server {} is kernel destination {kernel}, as is the one at line \
+                     {first}: only one of them is programmed",
+                    r.written
+                ),
+            ),
+            None => {
+                seen.insert(kernel, r.line);
+            }
+        }
+    }
 }
 
 /// Rules across virtuals: duplicate services.

@@ -16,6 +16,7 @@
 //! The per-entry rules (port mapping, add-or-edit, tunnel type) are in
 //! [`super::plan`], shared with `lvsd plan`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::check::Health;
@@ -88,7 +89,10 @@ fn virtual_entry(
     have: Option<&ServiceEntry>,
 ) -> ServiceEntry {
     let mut entry = ServiceEntry::new(service(v));
-    let mut serving = false;
+    // Per kernel destination, whether the line that holds it serves: a line
+    // that lost its destination to an earlier one (two lines, one kernel
+    // address) must not keep the fallback out.
+    let mut serving: BTreeMap<SocketAddr, bool> = BTreeMap::new();
     for r in &v.reals {
         let key = RealKey {
             service: v.key,
@@ -104,7 +108,6 @@ fn virtual_entry(
         };
         let d = match health {
             Health::Up => {
-                serving = true;
                 let mut d = dest(r.forward, r.weight);
                 d.lower_threshold = r.lower_threshold;
                 d.upper_threshold = r.upper_threshold;
@@ -119,19 +122,25 @@ fn virtual_entry(
                 // clears the thresholds.
                 dest(r.forward, 0)
             }
+            // Adopted as it is, if it is this line's destination: one with
+            // another forwarding method belongs to another line (or to an
+            // operator's edit), and re-placing it under this line's rules
+            // would put weight on an address nobody checked.
             Health::Unknown => match current {
-                Some(cur) => {
-                    serving |= cur.weight > 0;
-                    cur.clone()
-                }
-                None => continue,
+                Some(cur) if cur.forward == r.forward => cur.clone(),
+                _ => continue,
             },
         };
-        place(&mut entry, &v.key, r.addr, d);
+        // An up real serves even at weight 0, as in ldirectord; an unchecked
+        // one only if it already carried traffic.
+        let serves = health == Health::Up || d.weight > 0 && health == Health::Unknown;
+        if let Some(kernel) = place(&mut entry, &v.key, r.addr, d) {
+            serving.insert(kernel, serves);
+        }
     }
-    if !serving {
+    if !serving.values().any(|s| *s) {
         if let Some(fb) = &v.fallback {
-            place(&mut entry, &v.key, fb.addr, dest(fb.forward, 1));
+            let _ = place(&mut entry, &v.key, fb.addr, dest(fb.forward, 1));
         }
     }
     entry
@@ -307,5 +316,45 @@ virtual=10.0.0.1:80
         let c = config("virtual=10.0.0.1:80\n\treal=10.0.1.1:8080 gate 2\n\tchecktype=on\n");
         let t = desired(&c, &Know::default(), &Table::new());
         assert_eq!(dests(&t), vec![(a("10.0.1.1:80"), 2)]);
+    }
+
+    /// Found by tests/reconcile_prop.rs: an ipip line adopted the masq
+    /// destination of another line and re-placed it at its own port, so an
+    /// address nobody had checked got weight.
+    #[test]
+    fn an_unchecked_line_adopts_only_its_own_destination() {
+        let c = config(
+            "virtual=10.0.0.1:80\n\treal=10.0.1.1:8080 ipip 3\n\treal=10.0.1.1:80 masq 3\n\
+             \tchecktype=connect\n\tquiescent=no\n",
+        );
+        let mut actual = Table::new();
+        let mut e = ServiceEntry::new(crate::director::plan::service(&c.virtuals[0]));
+        e.dests.insert(a("10.0.1.1:80"), dest(Forward::Masq, 1));
+        actual.services.insert(c.virtuals[0].key, e);
+        let t = desired(&c, &Know::default(), &actual);
+        assert_eq!(dests(&t), vec![(a("10.0.1.1:80"), 1)]);
+    }
+
+    /// Found by tests/reconcile_prop.rs: a line that lost its kernel
+    /// destination to an earlier, quiesced line still kept the fallback out,
+    /// so the service had no weight anywhere for one pass.
+    #[test]
+    fn a_line_that_lost_its_destination_does_not_keep_the_fallback_out() {
+        let c = config(
+            "virtual=10.0.0.1:80\n\treal=10.0.1.5 ipip 1\n\treal=10.0.1.5:8080 ipip 2\n\
+             \tfallback=127.0.0.1:80 gate\n\tchecktype=connect\n\tquiescent=yes\n",
+        );
+        let mut k = Know::default();
+        k.health.insert(a("10.0.1.5:0"), Health::Down);
+        k.health.insert(a("10.0.1.5:8080"), Health::Up);
+        let mut actual = Table::new();
+        let mut e = ServiceEntry::new(crate::director::plan::service(&c.virtuals[0]));
+        e.dests.insert(a("10.0.1.5:80"), dest(Forward::Tunnel, 2));
+        actual.services.insert(c.virtuals[0].key, e);
+        let t = desired(&c, &k, &actual);
+        assert_eq!(
+            dests(&t),
+            vec![(a("10.0.1.5:80"), 0), (a("127.0.0.1:80"), 1)]
+        );
     }
 }

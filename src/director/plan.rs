@@ -49,15 +49,9 @@ pub fn service(v: &Virtual) -> Service {
     s
 }
 
-/// The kernel address of a destination: ipvsadm forces the virtual's port
-/// on gate and ipip destinations of non-fwmark services.
+/// The kernel address of a destination (see [`ServiceKey::kernel_dest`]).
 pub fn dest_addr(key: &ServiceKey, addr: SocketAddr, forward: Forward) -> SocketAddr {
-    match key {
-        ServiceKey::Inet { addr: vaddr, .. } if forward != Forward::Masq => {
-            SocketAddr::new(addr.ip(), vaddr.port())
-        }
-        _ => addr,
-    }
+    key.kernel_dest(addr, forward)
 }
 
 pub fn dest(forward: Forward, weight: u32) -> Dest {
@@ -72,11 +66,24 @@ pub fn dest(forward: Forward, weight: u32) -> Dest {
 }
 
 /// ldirectord's add-or-edit by configured address (see the module docs).
-pub fn place(e: &mut ServiceEntry, key: &ServiceKey, configured: SocketAddr, d: Dest) {
+/// Returns the kernel address when `d` went in, `None` when an earlier line
+/// holds that destination.
+pub fn place(
+    e: &mut ServiceEntry,
+    key: &ServiceKey,
+    configured: SocketAddr,
+    d: Dest,
+) -> Option<SocketAddr> {
     let kernel = dest_addr(key, configured, d.forward);
     if e.dests.contains_key(&configured) {
         e.dests.insert(kernel, d);
     } else {
-        e.dests.entry(kernel).or_insert(d);
+        match e.dests.entry(kernel) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(d);
+            }
+            std::collections::btree_map::Entry::Occupied(_) => return None,
+        }
     }
+    Some(kernel)
 }
