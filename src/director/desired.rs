@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use crate::check::Health;
 use crate::config::model::{CheckType, Config, Virtual};
-use crate::ipvs::table::{ServiceEntry, ServiceKey, Table};
+use crate::ipvs::table::{Dest, Forward, ServiceEntry, ServiceKey, Table};
 
 use super::plan::{dest, dest_addr, place, service};
 
@@ -125,9 +125,14 @@ fn virtual_entry(
             // Adopted as it is, if it is this line's destination: one with
             // another forwarding method belongs to another line (or to an
             // operator's edit), and re-placing it under this line's rules
-            // would put weight on an address nobody checked.
+            // would put weight on an address nobody checked. The kernel
+            // shows any method as Local for an address of the director; the
+            // line's own method places it where it is.
             Health::Unknown => match current {
-                Some(cur) if cur.forward == r.forward => cur.clone(),
+                Some(cur) if cur.forward == r.forward || cur.forward == Forward::Local => Dest {
+                    forward: r.forward,
+                    ..cur.clone()
+                },
                 _ => continue,
             },
         };
@@ -180,7 +185,6 @@ pub fn real_serving(v: &Virtual, table: &Table) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipvs::table::{Dest, Forward};
     use std::collections::{BTreeMap, BTreeSet};
 
     fn config(text: &str) -> Config {
@@ -356,5 +360,22 @@ virtual=10.0.0.1:80
             dests(&t),
             vec![(a("10.0.1.5:80"), 0), (a("127.0.0.1:80"), 1)]
         );
+    }
+
+    /// A local real (the kernel reports it as Local) is adopted where it
+    /// is, even when its port differs from the virtual's (masq).
+    #[test]
+    fn a_local_real_is_adopted_at_its_own_address() {
+        let c = config(
+            "virtual=10.0.0.1:80\n\treal=127.0.0.1:8080 masq 3\n\tchecktype=connect\n\tquiescent=no\n",
+        );
+        let mut actual = Table::new();
+        let mut e = ServiceEntry::new(crate::director::plan::service(&c.virtuals[0]));
+        e.dests.insert(a("127.0.0.1:8080"), dest(Forward::Local, 3));
+        actual.services.insert(c.virtuals[0].key, e);
+        let t = desired(&c, &Know::default(), &actual);
+        assert_eq!(dests(&t), vec![(a("127.0.0.1:8080"), 3)]);
+        let changes = crate::director::diff::diff(&actual, &t, &Default::default());
+        assert!(changes.is_empty(), "{changes:?}");
     }
 }
