@@ -20,6 +20,7 @@ pub mod diag;
 pub mod draft;
 pub mod model;
 pub mod resolve;
+pub mod sync;
 pub mod toml;
 pub mod validate;
 pub mod values;

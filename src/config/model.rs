@@ -11,6 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+pub use super::sync::{IpvsTimeouts, Sync, SyncRole};
 pub use crate::lvs::Netmask;
 use crate::lvs::{Family, Forward, Protocol, Receive, SchedFlags, ServiceKey};
 
@@ -118,6 +119,8 @@ pub struct Global {
     pub maintenancedir: Option<PathBuf>,
     /// lvsd extension: where to serve Prometheus metrics; `None` = off.
     pub metrics: Option<SocketAddr>,
+    /// lvsd extensions: the kernel's connection sync and IPVS timeouts.
+    pub sync: Sync,
 }
 
 pub const DEFAULT_CHECKTIMEOUT: u32 = 5;
@@ -151,6 +154,7 @@ impl Default for Global {
             cleanstop: true,
             maintenancedir: None,
             metrics: None,
+            sync: Sync::default(),
         }
     }
 }
@@ -410,6 +414,8 @@ impl Config {
         {
             g.line = 0;
         }
+        self.global.sync.line = 0;
+        self.global.sync.other_line = 0;
         for v in &mut self.virtuals {
             v.line = 0;
             if let Some(f) = &mut v.fallback {

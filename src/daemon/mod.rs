@@ -24,4 +24,5 @@ pub mod notify;
 pub mod pidfile;
 pub mod run;
 pub mod status;
+pub mod sync;
 pub mod watch;

@@ -201,9 +201,19 @@ pub fn directive(
         },
         // An lvsd extension: ldirectord refuses the line (Unknown command).
         "metrics" => match values::metrics(value) {
-            Ok(a) => g.metrics = Some(a),
+            Ok(a) => {
+                g.metrics = Some(a);
+                diags.warn(
+                    line,
+                    "metrics is an lvsd extension: ldirectord refuses this file",
+                );
+            }
             Err(m) => diags.error(line, m),
         },
-        _ => unknown(diags),
+        other => match super::super::sync::directive(&mut g.sync, other, value, line) {
+            Some(Ok(())) => {}
+            Some(Err(m)) => diags.error(line, m),
+            None => unknown(diags),
+        },
     }
 }

@@ -193,6 +193,7 @@ pub fn parse(bytes: &[u8], r: &dyn Resolver, diags: &mut Diagnostics) -> Config 
     let config = Config { global, virtuals };
     validate::config_rules(&config, diags);
     validate::quiescent_default(&config, seen.quiescent, diags);
+    super::sync::validate(&config.global.sync, true, diags);
     config
 }
 

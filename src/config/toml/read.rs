@@ -61,6 +61,14 @@ struct File {
     cleanstop: Option<bool>,
     maintenancedir: Option<S<String>>,
     metrics: Option<S<StrOrInt>>,
+    syncdaemon: Option<S<StrOrInt>>,
+    syncinterface: Option<S<StrOrInt>>,
+    syncid: Option<S<StrOrInt>>,
+    syncmaxlen: Option<S<StrOrInt>>,
+    syncgroup: Option<S<StrOrInt>>,
+    syncport: Option<S<StrOrInt>>,
+    syncttl: Option<S<StrOrInt>>,
+    ipvstimeouts: Option<S<StrOrInt>>,
     #[serde(rename = "virtual", default)]
     virtuals: Vec<S<TVirtual>>,
 }
@@ -177,6 +185,7 @@ pub fn parse(text: &str, r: &dyn Resolver, diags: &mut Diagnostics) -> Config {
         .collect();
     let config = Config { global, virtuals };
     validate::config_rules(&config, diags);
+    crate::config::sync::validate(&config.global.sync, false, diags);
     validate::quiescent_default(&config, file.quiescent.is_some(), diags);
     config
 }
@@ -237,6 +246,26 @@ fn read_global(f: &File, lines: &Lines, r: &dyn Resolver, diags: &mut Diagnostic
     g.maintenancedir = nonempty(&f.maintenancedir, "maintenancedir", lines, diags).map(Into::into);
     if let Some(m) = &f.metrics {
         g.metrics = check(values::metrics(&m.get_ref().text()), lines.of(m), diags);
+    }
+    let sync = [
+        ("syncdaemon", &f.syncdaemon),
+        ("syncinterface", &f.syncinterface),
+        ("syncid", &f.syncid),
+        ("syncmaxlen", &f.syncmaxlen),
+        ("syncgroup", &f.syncgroup),
+        ("syncport", &f.syncport),
+        ("syncttl", &f.syncttl),
+        ("ipvstimeouts", &f.ipvstimeouts),
+    ];
+    for (key, v) in sync {
+        if let Some(v) = v {
+            let line = lines.of(v);
+            if let Some(Err(m)) =
+                crate::config::sync::directive(&mut g.sync, key, &v.get_ref().text(), line)
+            {
+                diags.error(line, m);
+            }
+        }
     }
     g
 }

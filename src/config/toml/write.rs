@@ -121,6 +121,29 @@ fn global(out: &mut Out, g: &Global) {
     if let Some(a) = &g.metrics {
         out.str("metrics", &a.to_string());
     }
+    sync(out, &g.sync);
+}
+
+fn sync(out: &mut Out, s: &crate::config::model::Sync) {
+    if s.enabled() {
+        out.str("syncdaemon", s.role.name());
+    }
+    out.opt_str("syncinterface", &s.interface);
+    if s.syncid != 0 {
+        out.raw("syncid", s.syncid);
+    }
+    out.opt_num("syncmaxlen", s.maxlen.map(u32::from));
+    if let Some(g) = s.group {
+        out.str("syncgroup", &g.to_string());
+    }
+    out.opt_num("syncport", s.port.map(u32::from));
+    out.opt_num("syncttl", s.ttl.map(u32::from));
+    if let Some(t) = s.timeouts {
+        out.str(
+            "ipvstimeouts",
+            &format!("{} {} {}", t.tcp, t.tcp_fin, t.udp),
+        );
+    }
 }
 
 fn virtual_(out: &mut Out, v: &Virtual) {
