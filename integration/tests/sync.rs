@@ -1,0 +1,116 @@
+//! `syncdaemon=` and `ipvstimeouts=` on the real kernel: lvsd starts the
+//! sync threads, changes them on reload, keeps serving when a reload names
+//! an interface that does not exist, leaves a thread it did not start
+//! alone, and stops only its own.
+
+use lvsd_integration::director::{wait_for, Lvsd};
+use lvsd_integration::{require_vm, Netns};
+use std::time::Duration;
+
+const VIRTUAL: &str =
+    "quiescent=no\nvirtual=10.91.0.100:80\n\treal=10.91.1.1:80 masq\n\tchecktype=on\n";
+
+fn daemons(l: &Lvsd) -> String {
+    l.ipvsadm("-L --daemon")
+}
+
+#[test]
+fn lvsd_drives_the_kernels_sync_threads() {
+    require_vm();
+    let ns = Netns::new("sy");
+    // Sync messages need a multicast-capable interface (a dummy is not).
+    ns.sh("ip link add sync0 type veth peer name sync1 && ip link set sync0 up && ip link set sync1 up");
+    let conf = |extra: &str| format!("{extra}{VIRTUAL}");
+    let l = Lvsd::new(
+        "sy",
+        "sync",
+        &conf("syncdaemon=both\nsyncinterface=sync0\nsyncid=5\nipvstimeouts=900 120 300\n"),
+    );
+    l.start();
+    let d = daemons(&l);
+    assert!(
+        d.contains("master sync daemon (mcast=sync0, syncid=5"),
+        "{d}"
+    );
+    assert!(
+        d.contains("backup sync daemon (mcast=sync0, syncid=5"),
+        "{d}"
+    );
+    let t = l.ipvsadm("-L --timeout");
+    assert!(t.contains("Timeout (tcp tcpfin udp): 900 120 300"), "{t}");
+    let (code, status) = l.action("status");
+    assert_eq!(code, 0, "{status}");
+
+    // Reload to master only: lvsd stops the backup thread it started.
+    l.write_config(&conf("syncdaemon=master\nsyncinterface=sync0\nsyncid=5\n"));
+    assert_eq!(l.action("reload").0, 0);
+    let (d, _) = wait_for(
+        "the backup thread stopped",
+        Duration::from_secs(20),
+        || daemons(&l),
+        |d| !d.contains("backup sync daemon"),
+    );
+    assert!(
+        d.contains("master sync daemon (mcast=sync0, syncid=5"),
+        "{d}"
+    );
+
+    // A reload naming a missing interface: a clear error, the director
+    // keeps serving its table and its running thread.
+    l.write_config(&conf(
+        "syncdaemon=master\nsyncinterface=nosuch0\nsyncid=5\n",
+    ));
+    assert_eq!(l.action("reload").0, 0);
+    wait_for(
+        "the error in the log",
+        Duration::from_secs(20),
+        || l.log(),
+        |log| log.contains("nosuch0"),
+    );
+    let log = l.log();
+    assert!(log.contains("sync thread on interface nosuch0"), "{log}");
+    let save = l.ipvsadm("-S -n");
+    assert!(
+        save.contains("-a -t 10.91.0.100:80 -r 10.91.1.1:80 -m -w 1"),
+        "{save}"
+    );
+    let d = daemons(&l);
+    assert!(d.contains("master sync daemon (mcast=sync0"), "{d}");
+    assert_eq!(l.action("status").0, 0);
+    l.stop();
+    let d = daemons(&l);
+    assert!(
+        !d.contains("sync daemon"),
+        "lvsd's own threads stopped: {d}"
+    );
+
+    // A backup thread someone else started is left alone, before and
+    // after lvsd.
+    l.ipvsadm("--start-daemon backup --mcast-interface sync1 --syncid 9");
+    l.write_config(&conf("syncdaemon=both\nsyncinterface=sync0\nsyncid=5\n"));
+    l.start();
+    let d = daemons(&l);
+    assert!(
+        d.contains("master sync daemon (mcast=sync0, syncid=5"),
+        "{d}"
+    );
+    assert!(
+        d.contains("backup sync daemon (mcast=sync1, syncid=9"),
+        "{d}"
+    );
+    let log = l.log();
+    assert!(log.contains("not started by lvsd"), "{log}");
+    l.stop();
+    let d = daemons(&l);
+    assert!(!d.contains("master sync daemon"), "{d}");
+    assert!(
+        d.contains("backup sync daemon (mcast=sync1, syncid=9"),
+        "{d}"
+    );
+
+    // A start naming a missing interface fails before touching the table.
+    l.write_config(&conf("syncdaemon=master\nsyncinterface=nosuch0\n"));
+    let (code, text) = l.action("start");
+    assert_ne!(code, 0, "{text}");
+    assert_eq!(l.ipvsadm("-S -n"), "", "no table programmed");
+}
