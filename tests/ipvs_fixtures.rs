@@ -223,6 +223,7 @@ fn a_listing_one_service_at_a_time_equals_the_whole_table_listing() {
             columns,
             exact: false,
             header: true,
+            sort: true,
         };
         let mut streamed = String::new();
         render_head(&mut streamed, &info, &o);

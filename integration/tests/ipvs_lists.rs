@@ -118,6 +118,41 @@ fn thousand_services_are_listed_like_ipvsadm() {
     assert_eq!(lab.lvsd("save -n").lines().count(), 11_000);
 }
 
+/// ipvsadm's muscle memory: `--sort` (its default), `--nosort` (the
+/// kernel's order, services and real servers), `-Ln` after `list`.
+#[test]
+fn sort_nosort_and_combined_flags_behave_as_ipvsadm() {
+    require_vm();
+    let lab = Lab::new("ipvs-sort");
+    lab.restore(&matrix_rules(false));
+    lab.assert_same("-L -n --sort", "list --sort -n");
+    lab.assert_same("-L -n --nosort", "list -n --nosort");
+    lab.assert_same("-L -n --nosort --stats", "list -n --nosort --stats");
+    lab.assert_same("-Ln", "list -Ln");
+    assert_ne!(
+        lab.lvsd("list -n --nosort"),
+        lab.lvsd("list -n"),
+        "the matrix is not in sorted order in the kernel, so --nosort shows"
+    );
+}
+
+/// `lvsd set` is `ipvsadm --set`: 0 keeps a timeout as it is.
+#[test]
+fn set_changes_the_timeouts_as_ipvsadm_does() {
+    require_vm();
+    let lab = Lab::new("ipvs-set");
+    lab.lvsd("set 200 60 40");
+    assert_eq!(
+        lab.ipvsadm("-L --timeout"),
+        "Timeout (tcp tcpfin udp): 200 60 40\n"
+    );
+    lab.lvsd("set 0 0 10");
+    assert_eq!(
+        lab.ipvsadm("-L --timeout"),
+        "Timeout (tcp tcpfin udp): 200 60 10\n"
+    );
+}
+
 #[test]
 fn timeouts_and_sync_daemons_are_listed_like_ipvsadm() {
     require_vm();

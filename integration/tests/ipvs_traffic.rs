@@ -200,6 +200,11 @@ fn counters_rates_and_connections_after_real_traffic() {
             .any(|l| l.starts_with("TCP ") && l.contains(&format!("{VIP}:80"))),
         "no connection entries:\n{conns}"
     );
+    // `lvsd zero -t` zeroes that service's counters, as `ipvsadm -Z -t`.
+    t.lb.sh(&format!("{} zero -t {VIP}:80", lvsd_bin().display()));
+    let zeroed = service_numbers(&t.lb, "--stats");
+    assert_eq!(zeroed[0], 0, "Conns after lvsd zero: {zeroed:?}");
+    assert_same_live(&t.lb, "-L -n --stats --exact", "list -n --stats --exact");
     // Zeroing through ipvsadm is seen by lvsd.
     t.lb.sh("ipvsadm -Z");
     assert_same_live(&t.lb, "-L -n --stats --exact", "list -n --stats --exact");

@@ -25,7 +25,6 @@ const CONN_PROC_FILE: &str = "/proc/net/ip_vs_conn";
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("columns").args(["stats", "rate", "thresholds", "persistent_conn", "tun_info"])))]
-#[command(group(ArgGroup::new("service").args(["tcp_service", "udp_service", "sctp_service", "fwmark_service"])))]
 #[command(group(ArgGroup::new("what").args(["connection", "timeout", "daemon", "json"])))]
 pub struct ListArgs {
     /// Numeric output of addresses and ports.
@@ -49,6 +48,36 @@ pub struct ListArgs {
     /// Exact numbers, not K/M/G/T.
     #[arg(short = 'X', long)]
     pub exact: bool,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// The connection table (from /proc/net/ip_vs_conn).
+    #[arg(short = 'c', long, conflicts_with_all = ["stats", "rate", "thresholds", "tun_info", "service"])]
+    pub connection: bool,
+    /// Connection timeouts.
+    #[arg(long, conflicts_with_all = ["columns", "service"])]
+    pub timeout: bool,
+    /// Connection sync daemons.
+    #[arg(long, conflicts_with_all = ["columns", "service"])]
+    pub daemon: bool,
+    /// The table as JSON, with every counter (an lvsd extension).
+    #[arg(long, conflicts_with_all = ["columns"])]
+    pub json: bool,
+    /// Sorted output: accepted as ipvsadm does (it is the default).
+    #[arg(long)]
+    pub sort: bool,
+    /// Services and real servers in the kernel's order, as `ipvsadm --nosort`.
+    #[arg(long, conflicts_with = "sort")]
+    pub nosort: bool,
+    /// `-L`/`-l` as in `ipvsadm -Ln`: accepted and ignored, so `lvsd list
+    /// -Ln` works from muscle memory.
+    #[arg(short = 'L', short_alias = 'l', hide = true)]
+    pub list: bool,
+}
+
+/// One service, named as ipvsadm names it.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("service").args(["tcp_service", "udp_service", "sctp_service", "fwmark_service"])))]
+pub struct ServiceArgs {
     /// Only this TCP service (ADDRESS:PORT).
     #[arg(short = 't', long, value_name = "SERVICE")]
     pub tcp_service: Option<SocketAddr>,
@@ -64,18 +93,6 @@ pub struct ListArgs {
     /// The firewall-mark service is IPv6.
     #[arg(short = '6', long, requires = "fwmark_service")]
     pub ipv6: bool,
-    /// The connection table (from /proc/net/ip_vs_conn).
-    #[arg(short = 'c', long, conflicts_with_all = ["stats", "rate", "thresholds", "tun_info", "service"])]
-    pub connection: bool,
-    /// Connection timeouts.
-    #[arg(long, conflicts_with_all = ["columns", "service"])]
-    pub timeout: bool,
-    /// Connection sync daemons.
-    #[arg(long, conflicts_with_all = ["columns", "service"])]
-    pub daemon: bool,
-    /// The table as JSON, with every counter (an lvsd extension).
-    #[arg(long, conflicts_with_all = ["columns"])]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -96,7 +113,7 @@ fn names(numeric: bool) -> &'static dyn Names {
     }
 }
 
-fn service_key(a: &ListArgs) -> Result<Option<ServiceKey>, String> {
+pub(super) fn service_key(a: &ServiceArgs) -> Result<Option<ServiceKey>, String> {
     let inet = |protocol, addr| Some(ServiceKey::Inet { protocol, addr });
     Ok(
         match (
@@ -121,7 +138,7 @@ fn service_key(a: &ListArgs) -> Result<Option<ServiceKey>, String> {
 }
 
 /// Prints the error and picks the exit code.
-fn fail(e: &IpvsError) -> u8 {
+pub(super) fn fail(e: &IpvsError) -> u8 {
     eprintln!("lvsd: {e}");
     match e {
         IpvsError::FamilyMissing | IpvsError::PermissionDenied { .. } => EXIT_UNAVAILABLE,
@@ -164,7 +181,7 @@ pub fn list(a: ListArgs) -> u8 {
     if a.connection {
         return list_connections(&a);
     }
-    let key = match service_key(&a) {
+    let key = match service_key(&a.service) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("lvsd: {e}");
@@ -189,12 +206,20 @@ pub fn list(a: ListArgs) -> u8 {
         columns: columns(&a),
         exact: a.exact,
         header: key.is_none(),
+        sort: !a.nosort,
+    };
+    let order = |kernel: &[ServiceKey]| {
+        if opts.sort {
+            listing_order(kernel)
+        } else {
+            (0..kernel.len()).collect()
+        }
     };
     if key.is_none() && !a.json {
         // Service by service: the output is all that is held.
         let mut body = String::new();
         let names = names(a.numeric);
-        let info = client.for_each_service(listing_order, |one, count| {
+        let info = client.for_each_service(order, |one, count| {
             if body.is_empty() {
                 body.reserve(output_estimate(count, one.dests.len()));
             }

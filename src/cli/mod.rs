@@ -11,6 +11,7 @@ use crate::daemon::pidfile::Flavor;
 
 mod config_cmds;
 mod daemon_cmds;
+mod ipvs_admin;
 mod ipvs_cmds;
 pub mod ldcompat;
 
@@ -47,6 +48,10 @@ pub enum Command {
     Save(ipvs_cmds::SaveArgs),
     /// Load `ipvsadm -S -n` rules from standard input (like `ipvsadm -R`, without flushing).
     Restore(ipvs_cmds::RestoreArgs),
+    /// Zero the counters of one service or of all, as `ipvsadm --zero`.
+    Zero(ipvs_admin::ZeroArgs),
+    /// Set the connection timeouts, as `ipvsadm --set TCP TCPFIN UDP`.
+    Set(ipvs_admin::SetArgs),
     /// Put a real server in maintenance (a file in maintenancedir): it is taken down.
     Drain(daemon_cmds::DrainArgs),
     /// Take a real server out of maintenance.
@@ -100,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::List(a) => ipvs_cmds::list(a),
         Command::Save(a) => ipvs_cmds::save(a),
         Command::Restore(a) => ipvs_cmds::restore(a),
+        Command::Zero(a) => ipvs_admin::zero(a),
+        Command::Set(a) => ipvs_admin::set(a),
         Command::Drain(a) => daemon_cmds::drain(a, true),
         Command::Undrain(a) => daemon_cmds::drain(a, false),
     };

@@ -36,6 +36,9 @@ pub struct ListOptions {
     /// The "IP Virtual Server version" line: a full listing has it, the
     /// listing of one service (`-t/-u/-f`) does not.
     pub header: bool,
+    /// Sorted as ipvsadm sorts (its default); `false`: the kernel's order
+    /// (`--nosort`).
+    pub sort: bool,
 }
 
 fn protocol_of(key: &ServiceKey) -> Option<Protocol> {
@@ -336,7 +339,12 @@ fn line_end(out: &mut String) -> std::fmt::Result {
 pub fn render_list(snap: &Snapshot, o: &ListOptions, names: &dyn Names) -> String {
     let mut out = String::new();
     render_head(&mut out, &snap.info, o);
-    for key in sorted_services(snap.kernel_order()) {
+    let keys = if o.sort {
+        sorted_services(snap.kernel_order())
+    } else {
+        snap.kernel_order().into_iter().collect()
+    };
+    for key in keys {
         let Some(entry) = snap.table.services.get(key) else {
             continue;
         };
@@ -393,9 +401,11 @@ fn render_rows(
 ) {
     service_line(out, key, svc, stats, o, names);
     let mut rows: Vec<&DestRow> = rows.iter().collect();
-    glibc_sort(&mut rows, &|a: &&DestRow, b: &&DestRow| {
-        cmp_dests(&a.0, &b.0)
-    });
+    if o.sort {
+        glibc_sort(&mut rows, &|a: &&DestRow, b: &&DestRow| {
+            cmp_dests(&a.0, &b.0)
+        });
+    }
     for row in rows {
         dest_line(out, key, row, o, names);
     }
