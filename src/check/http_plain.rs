@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::chunked::{dechunk, Dechunker};
 use super::http::BODY_LIMIT;
 
 /// The most response head (status line and headers) read.
@@ -138,24 +139,32 @@ pub(crate) async fn exchange(
                 });
             }
         },
-        Framing::Chunked => loop {
-            match dechunk(&buf[start..]) {
-                Ok(Some(body)) if body.len() > BODY_LIMIT => return Ok(too_long()),
-                Ok(Some(body)) => return Ok(Answer::Complete { status, body }),
-                Ok(None) => {}
-                Err(why) => return Ok(Answer::BadBody { status, why }),
+        Framing::Chunked => {
+            let mut decoder = Dechunker::new();
+            loop {
+                match decoder.feed(&buf[start..]) {
+                    Ok(true) if decoder.body_len() > BODY_LIMIT => return Ok(too_long()),
+                    Ok(true) => {
+                        return Ok(Answer::Complete {
+                            status,
+                            body: decoder.into_body(),
+                        })
+                    }
+                    Ok(false) => {}
+                    Err(why) => return Ok(Answer::BadBody { status, why }),
+                }
+                // Chunk headers add little; past this the body is too long.
+                if buf.len() - start > BODY_LIMIT + BODY_LIMIT / 2 {
+                    return Ok(too_long());
+                }
+                if read_more(&mut stream, &mut buf).await.map_err(body_error)? == 0 {
+                    return Ok(Answer::BadBody {
+                        status,
+                        why: "body: connection closed inside the chunked body".to_owned(),
+                    });
+                }
             }
-            // Chunk headers add little; past this the body is too long.
-            if buf.len() - start > BODY_LIMIT + BODY_LIMIT / 2 {
-                return Ok(too_long());
-            }
-            if read_more(&mut stream, &mut buf).await.map_err(body_error)? == 0 {
-                return Ok(Answer::BadBody {
-                    status,
-                    why: "body: connection closed inside the chunked body".to_owned(),
-                });
-            }
-        },
+        }
     }
 }
 
@@ -224,50 +233,6 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, String> {
         framing,
         start,
     }))
-}
-
-/// Decodes a chunked body: `None` until the last chunk and the trailers'
-/// end have arrived.
-fn dechunk(mut raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = find_crlf(raw) else {
-            return Ok(None);
-        };
-        let line = &raw[..eol];
-        // Chunk extensions (";name=value") are allowed and ignored.
-        let size = line.split(|&b| b == b';').next().unwrap_or(b"");
-        let size = std::str::from_utf8(size)
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
-            .ok_or_else(|| "body: bad chunk size".to_owned())?;
-        raw = &raw[eol + 2..];
-        if size == 0 {
-            // Trailer fields, then an empty line.
-            loop {
-                let Some(eol) = find_crlf(raw) else {
-                    return Ok(None);
-                };
-                if eol == 0 {
-                    return Ok(Some(body));
-                }
-                raw = &raw[eol + 2..];
-            }
-        }
-        if size > BODY_LIMIT || raw.len() < size + 2 {
-            // Too long is judged by the caller on the raw length.
-            return Ok(None);
-        }
-        if &raw[size..size + 2] != b"\r\n" {
-            return Err("body: chunk not followed by CRLF".to_owned());
-        }
-        body.extend_from_slice(&raw[..size]);
-        raw = &raw[size + 2..];
-    }
-}
-
-fn find_crlf(s: &[u8]) -> Option<usize> {
-    s.windows(2).position(|w| w == b"\r\n")
 }
 
 /// Everything this module parses, on arbitrary bytes (the fuzz target's
@@ -381,17 +346,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn chunked_bodies_are_decoded_once_complete() {
-        let raw = b"3;x=y\r\nok \r\n2\r\nhi\r\n0\r\nTrailer: z\r\n\r\n";
-        assert_eq!(dechunk(raw).unwrap(), Some(b"ok hi".to_vec()));
-        for cut in 0..raw.len() {
-            assert_eq!(dechunk(&raw[..cut]).unwrap(), None, "cut at {cut}");
-        }
-        assert!(dechunk(b"zz\r\n").is_err());
-        assert!(dechunk(b"2\r\nokX\r\n").is_err());
-    }
-
     /// Serves `answer` once on a loopback port and returns the port.
     async fn serve(answer: &'static [u8]) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -452,6 +406,43 @@ mod tests {
             Ok(Answer::Defer)
         );
         assert!(get(b"").await.is_err());
+    }
+
+    /// 1.5 MiB of 1-byte chunks, read as they come: every byte is searched
+    /// for a line end a bounded number of times, not once per read.
+    #[tokio::test]
+    async fn a_body_of_one_byte_chunks_costs_linear_work() {
+        let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let raw_len = BODY_LIMIT + BODY_LIMIT / 2 + 6 * 1024;
+        while answer.len() < raw_len {
+            answer.extend_from_slice(b"1\r\nx\r\n");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req).await;
+            for piece in answer.chunks(4096) {
+                if s.write_all(piece).await.is_err() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        // The test runtime has one thread: the counter sees only this probe.
+        let before = crate::check::chunked::SCANNED.with(|c| c.get());
+        let got = exchange(addr, &request("GET", "/", "x"), false).await;
+        let scanned = crate::check::chunked::SCANNED.with(|c| c.get()) - before;
+        assert!(
+            matches!(&got, Ok(Answer::BadBody { status: 200, why }) if why.contains("longer")),
+            "{got:?}"
+        );
+        assert!(
+            scanned < 3 * raw_len,
+            "{scanned} bytes scanned for a {raw_len}-byte body"
+        );
+        server.abort();
     }
 
     #[test]

@@ -27,6 +27,8 @@
 use std::fmt;
 use std::future::Future;
 
+mod ber;
+mod chunked;
 pub mod combined;
 mod connect;
 mod dns;

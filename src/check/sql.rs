@@ -11,9 +11,15 @@
 //! background goodbye (see [`OffRuntimeDrop`]).
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{mpsc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+
+use futures_util::StreamExt;
 
 use mysql_async::prelude::Queryable;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 use super::io::error_chain;
@@ -58,27 +64,45 @@ pub(crate) async fn check(
     }
 }
 
+/// The most a pgsql probe reads from its connection: one row is the
+/// answer, and tokio-postgres would otherwise buffer a whole backend message
+/// of any announced length (up to 2 GiB) before handing it over.
+const PGSQL_READ_LIMIT: u64 = 1 << 20;
+
 /// Whether the query returned a row.
 async fn pgsql(addr: SocketAddr, query: &str, credentials: &Credentials) -> Result<bool, String> {
     let mut config = tokio_postgres::Config::new();
     config
-        .host(addr.ip().to_string())
-        .port(addr.port())
         .user(&credentials.login)
         .password(&credentials.password)
         .application_name("lvsd");
     if !credentials.database.is_empty() {
         config.dbname(&credentials.database);
     }
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| error_chain(&e))?;
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("TCP connect: {e}"))?;
+    let stream = Capped {
+        inner: tcp,
+        left: PGSQL_READ_LIMIT,
+    };
+    let (client, connection) = config
+        .connect_raw(stream, NoTls)
+        .await
+        .map_err(|e| error_chain(&e))?;
     let rows = async {
         let messages = client
-            .simple_query(query)
+            .simple_query_raw(query)
             .await
             .map_err(|e| error_chain(&e))?;
-        Ok(messages
-            .iter()
-            .any(|m| matches!(m, SimpleQueryMessage::Row(_))))
+        let mut messages = std::pin::pin!(messages);
+        // Stop at the first row: the rest of the answer is never read.
+        while let Some(m) = messages.next().await {
+            if let SimpleQueryMessage::Row(_) = m.map_err(|e| error_chain(&e))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     };
     // The connection object does the I/O; drive it here rather than in a
     // spawned task so that dropping the probe ends it.
@@ -88,6 +112,47 @@ async fn pgsql(addr: SocketAddr, query: &str, credentials: &Credentials) -> Resu
             Ok(()) => "the server closed the connection".to_owned(),
             Err(e) => error_chain(&e),
         }),
+    }
+}
+
+/// A stream that fails its reads once `left` bytes have been read.
+struct Capped<S> {
+    inner: S,
+    left: u64,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.left == 0 {
+            return Poll::Ready(Err(std::io::Error::other(format!(
+                "more than {PGSQL_READ_LIMIT} bytes in the answer"
+            ))));
+        }
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let got = (buf.filled().len() - before) as u64;
+        self.left = self.left.saturating_sub(got);
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
