@@ -32,6 +32,8 @@ mod connect;
 mod dns;
 pub mod engine;
 #[cfg(test)]
+mod engine_fault_tests;
+#[cfg(test)]
 mod engine_tests;
 mod external;
 mod ftp;
