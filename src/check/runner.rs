@@ -66,7 +66,7 @@ pub(crate) async fn supervise<K: Key, C: Checker>(task: Task<K, C>) {
     let mut attempt = task.clone();
     loop {
         let why = match CatchUnwind(Box::pin(run(attempt))).await {
-            Err(panic) => panic_message(&*panic),
+            Err(panic) => super::escape_text(&panic_message(&*panic)),
             Ok(()) => "ended".to_owned(),
         };
         tracing::error!(addr = %task.probe.addr(), panic = %why, "check task died; restarting it");
@@ -165,7 +165,7 @@ pub(crate) async fn probe_once<C: Checker>(
     match tokio::time::timeout(deadline, checked).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(panic)) => {
-            let why = panic_message(&*panic);
+            let why = super::escape_text(&panic_message(&*panic));
             tracing::error!(addr = %probe.addr(), panic = %why, "probe panicked");
             Outcome::down(tried(), format_args!("the probe panicked: {why}"))
         }
