@@ -448,6 +448,15 @@ impl<K: Key, C: Checker> Engine<K, C> {
         self.groups.len()
     }
 
+    /// Ends every group's task behind the engine's back, as a task that
+    /// died would (for tests of the recovery).
+    #[cfg(test)]
+    pub(crate) fn kill_tasks(&self) {
+        for group in self.groups.values() {
+            group.task.abort();
+        }
+    }
+
     /// Stops every check and waits until their tasks are gone.
     pub async fn shutdown(mut self) {
         let groups: Vec<Group<K>> = self.groups.drain().map(|(_, g)| g).collect();

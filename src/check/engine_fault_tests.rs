@@ -118,3 +118,24 @@ async fn a_task_that_dies_outside_the_probe_is_restarted() {
     assert!(calls.load(Ordering::SeqCst) >= before + 3, "keeps probing");
     assert_eq!(engine.snapshot()["a"].health, Up);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_restarts_a_group_whose_task_has_ended() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let checker = Panicky {
+        calls: Arc::clone(&calls),
+        panic_at: u32::MAX,
+    };
+    let (mut engine, mut rx) = Engine::new(checker);
+    engine.apply([spec("a")]);
+    assert_eq!(edge(&next(&mut rx).await), (Unknown, Up));
+    engine.kill_tasks();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let before = calls.load(Ordering::SeqCst);
+    // The same configuration again: the dead group is started afresh.
+    engine.apply([spec("a")]);
+    assert_eq!(edge(&next(&mut rx).await), (Up, Unknown));
+    assert_eq!(edge(&next(&mut rx).await), (Unknown, Up));
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert!(calls.load(Ordering::SeqCst) >= before + 3, "probing again");
+}
