@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lvsd::check::Health;
 use lvsd::metrics::scrape::{Daemon, Real};
-use lvsd::metrics::server::{HEADER_TIMEOUT, MAX_HEAD};
+use lvsd::metrics::server::{HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD};
 use lvsd::metrics::{render, Endpoint, Histogram, Scrape};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -178,5 +178,67 @@ async fn dropping_the_endpoint_stops_listening() {
     assert!(
         TcpStream::connect(addr).await.is_err(),
         "still listening on {addr}"
+    );
+}
+
+/// Idle connections, a client trickling its head a byte a second, and more
+/// idle ones than there are slots: a scrape that comes last is served, and
+/// the hostile ones are closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_is_served_while_hostile_clients_hold_every_slot() {
+    let (_e, addr) = start();
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    let mut slow = TcpStream::connect(addr).await.expect("connect");
+    let trickle = tokio::spawn(async move {
+        for b in b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" {
+            if slow.write_all(&[*b]).await.is_err() {
+                return true; // closed by the server
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        false
+    });
+    for _ in 0..MAX_CONNECTIONS {
+        idle.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    let started = Instant::now();
+    let a = exchange(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(a.starts_with("HTTP/1.1 200 "), "the scrape got {a:?}");
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT,
+        "the scrape waited for the hostile clients"
+    );
+    // The first idle one was closed (for a newer one, or at its deadline).
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(HEADER_TIMEOUT * 3, idle[0].read_to_end(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(0))),
+        "an idle client kept its connection"
+    );
+    let closed = tokio::time::timeout(HEADER_TIMEOUT * 5, trickle)
+        .await
+        .expect("the trickling client is cut off")
+        .expect("trickle task");
+    assert!(closed, "the trickling client got its whole head through");
+}
+
+/// A complete request whose head is twice [`MAX_HEAD`] is not served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_head_is_refused() {
+    let (_e, addr) = start();
+    let filler = "a".repeat(2 * MAX_HEAD);
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n");
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    // The server may close before it has read everything.
+    let _ = s.write_all(request.as_bytes()).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.is_empty() || out.starts_with("HTTP/1.1 431 "),
+        "an oversized head got {out:?}"
     );
 }

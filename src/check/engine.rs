@@ -211,6 +211,16 @@ impl<K: Key> Shared<K> {
         }
     }
 
+    /// Sets the keys of `group` back to Unknown (its task died).
+    pub(crate) fn reset(&self, group: GroupId, keys: &[K], why: &str) {
+        let mut table = self.lock();
+        for key in keys {
+            if table.get(key).and_then(|e| e.group) == Some(group) {
+                self.set(&mut table, key, Some(group), Health::Unknown, why);
+            }
+        }
+    }
+
     /// Sets a key's state without a probe (new, fixed or reassigned keys).
     fn set(
         &self,
@@ -325,12 +335,13 @@ impl<K: Key, C: Checker> Engine<K, C> {
             subs.sort();
         }
 
-        // Stop groups no longer wanted.
+        // Stop groups no longer wanted; a group whose task has ended (it
+        // never does on its own: see `runner::supervise`) starts afresh.
         let stale: Vec<GroupKey> = self
             .groups
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
+            .iter()
+            .filter(|(k, g)| !wanted.contains_key(*k) || g.task.is_finished())
+            .map(|(k, _)| k.clone())
             .collect();
         for key in stale {
             if let Some(group) = self.groups.remove(&key) {
@@ -393,7 +404,7 @@ impl<K: Key, C: Checker> Engine<K, C> {
             }
             let start = now + stagger(i, count, gkey.interval);
             let (tx, rx) = watch::channel(subs);
-            let task = tokio::spawn(runner::run(runner::Task {
+            let task = tokio::spawn(runner::supervise(runner::Task {
                 id,
                 probe: gkey.probe.clone(),
                 interval: gkey.interval,
@@ -435,6 +446,15 @@ impl<K: Key, C: Checker> Engine<K, C> {
     /// How many probe tasks run (distinct probes).
     pub fn task_count(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Ends every group's task behind the engine's back, as a task that
+    /// died would (for tests of the recovery).
+    #[cfg(test)]
+    pub(crate) fn kill_tasks(&self) {
+        for group in self.groups.values() {
+            group.task.abort();
+        }
     }
 
     /// Stops every check and waits until their tasks are gone.

@@ -24,7 +24,7 @@
 //! so that dropping them releases everything (sockets close, child process
 //! groups are killed, no task is left behind).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::future::Future;
 
 mod ber;
@@ -33,6 +33,8 @@ pub mod combined;
 mod connect;
 mod dns;
 pub mod engine;
+#[cfg(test)]
+mod engine_fault_tests;
 #[cfg(test)]
 mod engine_tests;
 mod external;
@@ -69,7 +71,8 @@ pub enum Outcome {
     Down(Failure),
 }
 
-/// Why a probe said Down: what it tried and what came back.
+/// Why a probe said Down: what it tried and what came back, both as made
+/// by [`escape_text`] (see [`Outcome::down`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub tried: String,
@@ -77,10 +80,14 @@ pub struct Failure {
 }
 
 impl Outcome {
+    /// A Down outcome. Both texts may carry what a server sent (an LDAP
+    /// result's text, an SQL error, an HTTP line); they are escaped here,
+    /// once, because from here they reach logs, the status file, `lvsd
+    /// status`, metrics and alert mails.
     pub fn down(tried: impl Into<String>, got: impl fmt::Display) -> Outcome {
         Outcome::Down(Failure {
-            tried: tried.into(),
-            got: got.to_string(),
+            tried: escape_text(&tried.into()),
+            got: escape_text(&got.to_string()),
         })
     }
 
@@ -104,6 +111,44 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// At most this many characters of a text are kept by [`escape_text`].
+pub const MAX_TEXT: usize = 512;
+
+/// `text` made safe to show: control characters (C0, DEL, C1, so ESC, CR
+/// and LF too) and the Unicode marks that reorder or break lines are
+/// written as escapes (`\x1b`, `\n`, `\u{202e}`), so that a server's answer
+/// cannot forge a log line or drive a terminal; and at most [`MAX_TEXT`]
+/// characters are kept. Backslashes are left as they are: readable regexes
+/// matter more than telling a server's `\n` from an escaped newline.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_TEXT));
+    for (shown, (at, c)) in text.char_indices().enumerate() {
+        if shown == MAX_TEXT {
+            let _ = write!(out, "... ({} more bytes)", text.len() - at);
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control() || reorders_or_breaks(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bidirectional overrides, isolates and marks, and the Unicode line and
+/// paragraph separators: invisible, they make text read other than it is.
+fn reorders_or_breaks(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
 /// Runs one probe. The engine bounds it with [`Probe::deadline`] and drops
 /// the future when the deadline passes, so implementations must be
 /// cancel-safe and must not detach work.
@@ -115,4 +160,23 @@ pub trait Checker: Send + Sync + 'static {
 #[doc(hidden)]
 pub fn fuzz_http_answer(bytes: &[u8]) {
     http_plain::parse_any(bytes);
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn control_and_reordering_characters_are_shown_and_length_is_capped() {
+        assert_eq!(
+            escape_text("a\x1b[31m\r\n\tb\x7f\u{85}\u{202e}c\\d é"),
+            r"a\x1b[31m\r\n\tb\x7f\u{85}\u{202e}c\d é"
+        );
+        let long = "é".repeat(MAX_TEXT + 10);
+        let capped = escape_text(&long);
+        assert!(capped.starts_with(&"é".repeat(MAX_TEXT)));
+        assert!(capped.ends_with("... (20 more bytes)"), "{capped}");
+        let o = Outcome::down("tried\nforged", "got\x1b");
+        assert_eq!(o.to_string(), r"down (tried\nforged: got\x1b)");
+    }
 }

@@ -9,7 +9,12 @@
 //! Every probe runs under [`Probe::deadline`]; when it passes, the probe's
 //! future is dropped, which is what cancels its sockets and child processes.
 
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -37,6 +42,50 @@ pub(crate) struct Task<K: Key, C> {
     pub(crate) checker: Arc<C>,
     pub(crate) shared: Arc<Shared<K>>,
     pub(crate) subscribers: watch::Receiver<Vec<(K, u32)>>,
+}
+
+impl<K: Key, C> Clone for Task<K, C> {
+    fn clone(&self) -> Self {
+        Task {
+            id: self.id,
+            probe: self.probe.clone(),
+            interval: self.interval,
+            start: self.start,
+            checker: Arc::clone(&self.checker),
+            shared: Arc::clone(&self.shared),
+            subscribers: self.subscribers.clone(),
+        }
+    }
+}
+
+/// Runs a group's task and restarts it, one interval later, whenever it
+/// dies: a panic outside the probe (recording, the result hook) would
+/// otherwise leave its keys frozen at their last health. The keys go back
+/// to Unknown, since nothing vouches for their health until the next probe.
+pub(crate) async fn supervise<K: Key, C: Checker>(task: Task<K, C>) {
+    let mut attempt = task.clone();
+    loop {
+        let why = match CatchUnwind(Box::pin(run(attempt))).await {
+            Err(panic) => super::escape_text(&panic_message(&*panic)),
+            Ok(()) => "ended".to_owned(),
+        };
+        tracing::error!(addr = %task.probe.addr(), panic = %why, "check task died; restarting it");
+        let keys: Vec<K> = task
+            .subscribers
+            .borrow()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        task.shared.reset(
+            task.id,
+            &keys,
+            &format!("check task died ({why}); restarted"),
+        );
+        attempt = Task {
+            start: Instant::now() + task.interval,
+            ..task.clone()
+        };
+    }
 }
 
 pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
@@ -102,19 +151,55 @@ pub async fn run_once<C: Checker>(checker: &C, probe: &Probe) -> Outcome {
     }
 }
 
-/// Runs one probe under its deadline.
+/// Runs one probe under its deadline. A probe that panics is Down with
+/// that reason: left to unwind, the panic would end the group's task and
+/// freeze its keys at their last health (Up, with its weight).
 pub(crate) async fn probe_once<C: Checker>(
     checker: &C,
     probe: &Probe,
     method: Method<'_>,
 ) -> Outcome {
     let deadline = probe.deadline(method);
-    match tokio::time::timeout(deadline, checker.check(probe, method)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Outcome::down(
-            format!("{} {}", describe(probe, method), probe.addr()),
-            format_args!("no answer within {deadline:?}"),
-        ),
+    let tried = || format!("{} {}", describe(probe, method), probe.addr());
+    let checked = CatchUnwind(Box::pin(checker.check(probe, method)));
+    match tokio::time::timeout(deadline, checked).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            let why = super::escape_text(&panic_message(&*panic));
+            tracing::error!(addr = %probe.addr(), panic = %why, "probe panicked");
+            Outcome::down(tried(), format_args!("the probe panicked: {why}"))
+        }
+        Err(_) => Outcome::down(tried(), format_args!("no answer within {deadline:?}")),
+    }
+}
+
+/// Polls a future, turning a panic in it into an `Err` with the payload.
+/// After a panic the future is never polled again (it is dropped by the
+/// caller), which is why asserting unwind safety is sound here. Boxed so
+/// that no `unsafe` pin projection is needed.
+pub(crate) struct CatchUnwind<F>(pub(crate) Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
     }
 }
 

@@ -353,7 +353,10 @@ fn print_text_status(inst: &Instance, r: &status::Report, code: u8) {
         (status::DaemonState::Running, Some(pid)) => {
             eprintln!("{prog} for {config} is running with pid: {pid}");
             if let Some(s) = &r.status {
-                print!("{}", status::render(s));
+                print!(
+                    "{}",
+                    status::render(&crate::cli::daemon_cmds::escaped_status(s))
+                );
             } else {
                 eprintln!("warning: the daemon has not written its status yet");
             }

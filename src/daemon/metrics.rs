@@ -2,7 +2,10 @@
 //! runs, and each scrape assembled from them, the check engine's state and
 //! the kernel's counters of the owned services, read at scrape time on a
 //! netlink socket of its own (on the blocking pool, never in the reconcile
-//! path).
+//! path). One read (a service dump, then one destination dump per owned
+//! service: IPVS dumps destinations per service only) serves every scrape
+//! within [`KERNEL_CACHE`], so a flood of scrapes cannot turn into a flood
+//! of dumps.
 //!
 //! On reload, a changed `metrics` address is rebound at once; if the new
 //! address cannot be bound the old endpoint keeps serving (an error is
@@ -12,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tracing::{error, info};
 
@@ -23,6 +27,7 @@ use crate::director::plan::dest_addr;
 use crate::director::reconcile::Report;
 use crate::ipvs::snapshot::{DestCounters, Stats};
 use crate::ipvs::{Client, Dest, IpvsError, ServiceKey};
+use crate::metrics::recent::Recent;
 use crate::metrics::scrape::{self, KernelEntry, Scrape};
 use crate::metrics::Endpoint;
 
@@ -36,6 +41,15 @@ struct View {
 
 /// The kernel's counters of one owned service and its destinations.
 pub type KernelService = (Stats, Vec<(SocketAddr, Dest, DestCounters)>);
+
+/// How long one read of the kernel's counters is reused (Prometheus
+/// scrapes every 15 s or so; a second is fresh enough).
+pub const KERNEL_CACHE: Duration = Duration::from_secs(1);
+
+type KernelRead = Result<BTreeMap<ServiceKey, KernelService>, String>;
+
+/// The last read of the kernel's counters, by the services it covers.
+type KernelCache = Recent<Vec<ServiceKey>, KernelRead>;
 
 pub struct Metrics {
     view: Arc<Mutex<View>>,
@@ -116,9 +130,10 @@ impl Metrics {
     fn bind(&self, addr: SocketAddr) -> io::Result<Endpoint> {
         let view = Arc::clone(&self.view);
         let observer = self.observer.clone();
+        let cache = KernelCache::new(KERNEL_CACHE);
         Endpoint::bind(
             addr,
-            Arc::new(move || scrape_now(&view, &observer, read_kernel)),
+            Arc::new(move || scrape_now(&view, &observer, &cache, read_kernel)),
         )
     }
 
@@ -157,6 +172,7 @@ impl Metrics {
 fn scrape_now(
     view: &Mutex<View>,
     observer: &Observer<RealKey>,
+    cache: &KernelCache,
     read: impl FnOnce(&[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError>,
 ) -> String {
     let (config, maintenance, daemon) = {
@@ -167,9 +183,11 @@ fn scrape_now(
         return String::new();
     };
     let keys: Vec<ServiceKey> = config.virtuals.iter().map(|v| v.key).collect();
-    let kernel = read(&keys).map_err(|e| {
-        tracing::warn!(error = %e, "metrics: cannot read the IPVS counters");
-        e.to_string()
+    let kernel = cache.get(keys, Instant::now(), |keys| {
+        read(keys).map_err(|e| {
+            tracing::warn!(error = %e, "metrics: cannot read the IPVS counters");
+            e.to_string()
+        })
     });
     let checks = observer.observed();
     scrape::render(&build(&config, &checks, &maintenance, daemon, kernel))
