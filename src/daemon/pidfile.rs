@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// The name lvsd was invoked as; it decides file names and messages.
@@ -80,16 +81,12 @@ impl PidFile {
         })
     }
 
-    /// Writes our own pid, atomically (write a temporary file, rename).
+    /// Writes our own pid, atomically (see [`replace_file`]).
     pub fn write(&self, pid: u32) -> io::Result<()> {
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let tmp = self.path.with_extension("pid.tmp");
-        let mut f = fs::File::create(&tmp)?;
-        writeln!(f, "{pid}")?;
-        f.sync_all()?;
-        fs::rename(&tmp, &self.path)
+        replace_file(&self.path, format!("{pid}\n").as_bytes(), 0o644)
     }
 
     /// Removes the file if it still names `pid` (a new daemon may own it).
@@ -98,6 +95,34 @@ impl PidFile {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// Replaces `path` with `contents` as root safely: the temporary is created
+/// new (`O_EXCL|O_NOFOLLOW`, so a planted symlink is never written
+/// through), synced, then renamed over `path` (rename replaces a symlink
+/// itself, never its target), so readers see the old or the new file.
+pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    // A temporary left by a crash (or planted): unlinking removes the
+    // entry itself, never what a symlink points at.
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let written = f.write_all(contents).and_then(|()| f.sync_all());
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Whether `pid` is a live lvsd (or lvsd-as-ldirectord) process. A recycled
@@ -156,6 +181,22 @@ mod tests {
         assert!(p.path.exists());
         p.remove_if_ours(7);
         assert!(!p.path.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_planted_symlink_is_replaced_not_written_through() {
+        let d = tmpdir("symlink");
+        let victim = d.join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let p = PidFile::new(&d, Flavor::Lvsd, "a.cf");
+        // Both the pid file and the temporary it is written through.
+        std::os::unix::fs::symlink(&victim, &p.path).unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("lvsd.a.cf.pid.tmp")).unwrap();
+        p.write(42).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(p.read().unwrap(), Some(42));
+        assert!(!fs::symlink_metadata(&p.path).unwrap().is_symlink());
         let _ = fs::remove_dir_all(&d);
     }
 }

@@ -64,23 +64,41 @@ pub fn parse(text: &str) -> (Owned, Vec<String>) {
     (owned, bad)
 }
 
+/// Parses the bytes of a state file: a line that is not UTF-8 (a torn
+/// write, a stray editor) is set aside like any other bad line, shown
+/// lossily, so one byte never keeps the director from starting.
+pub fn parse_bytes(bytes: &[u8]) -> (Owned, Vec<String>) {
+    let mut owned = Owned::new();
+    let mut bad = Vec::new();
+    for raw in bytes.split(|b| *b == b'\n') {
+        match std::str::from_utf8(raw) {
+            Ok(line) => {
+                let (o, b) = parse(line);
+                owned.extend(o);
+                bad.extend(b);
+            }
+            Err(_) => bad.push(String::from_utf8_lossy(raw).trim().to_string()),
+        }
+    }
+    (owned, bad)
+}
+
 /// Reads the state file; a missing file is an empty set.
 pub fn load(path: &Path) -> io::Result<(Owned, Vec<String>)> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(parse(&s)),
+    match fs::read(path) {
+        Ok(b) => Ok(parse_bytes(&b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((Owned::new(), Vec::new())),
         Err(e) => Err(e),
     }
 }
 
-/// Writes the state file atomically, so a crash never leaves half a record.
+/// Writes the state file atomically, so a crash never leaves half a record
+/// (and never through a planted symlink).
 pub fn store(path: &Path, owned: &Owned) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, render(owned))?;
-    fs::rename(&tmp, path)
+    crate::daemon::pidfile::replace_file(path, render(owned).as_bytes(), 0o644)
 }
 
 #[cfg(test)]
@@ -137,5 +155,36 @@ mod tests {
         store(&path, &owned).unwrap();
         assert_eq!(load(&path).unwrap().0, owned);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_non_utf8_line_is_set_aside_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.owned");
+        fs::write(&path, b"tcp 10.0.0.1:80\ntcp 10.0.0.\xff:80\nfwmark 7\n").unwrap();
+        let (owned, bad) = load(&path).unwrap();
+        assert_eq!(render(&owned), "tcp 10.0.0.1:80\nfwmark 7\n");
+        assert_eq!(bad, vec!["tcp 10.0.0.\u{fffd}:80"]);
+    }
+
+    #[test]
+    fn store_never_writes_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let path = dir.path().join("x.owned");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        // The temporary, under this and the earlier name.
+        for tmp in ["x.owned.tmp", "x.tmp"] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(tmp)).unwrap();
+        }
+        let owned: Owned = [ServiceKey::FwMark {
+            family: Family::Inet,
+            mark: 3,
+        }]
+        .into();
+        store(&path, &owned).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(load(&path).unwrap().0, owned);
     }
 }
