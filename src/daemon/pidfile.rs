@@ -10,6 +10,9 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
 /// The name lvsd was invoked as; it decides file names and messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
@@ -95,6 +98,158 @@ impl PidFile {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// The key of one configuration's state files: its `$CFGNAME` and a short
+/// hash of its canonical path, so `/etc/ha.d/a/ldirectord.cf` and
+/// `/etc/ha.d/b/ldirectord.cf` never share a record.
+pub fn state_key(config: &Path, name: &str) -> String {
+    use md5::{Digest, Md5};
+    let canon = canonical(config);
+    let digest = Md5::digest(canon.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{name}-{hex}")
+}
+
+/// The configuration's canonical path (as given when it cannot be resolved).
+pub fn canonical(config: &Path) -> PathBuf {
+    config
+        .canonicalize()
+        .unwrap_or_else(|_| config.to_path_buf())
+}
+
+/// What the holder of an instance lock says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockRecord {
+    pub pid: u32,
+    pub config: PathBuf,
+    pub pidfile: Option<PathBuf>,
+    /// The table is programmed (`start` returns).
+    pub ready: bool,
+}
+
+impl LockRecord {
+    fn render(&self) -> String {
+        let pidfile = self.pidfile.as_deref().unwrap_or(Path::new("-"));
+        format!(
+            "pid {}\nconfig {}\npidfile {}\nstate {}\n",
+            self.pid,
+            self.config.display(),
+            pidfile.display(),
+            if self.ready { "ready" } else { "starting" }
+        )
+    }
+
+    fn parse(text: &str) -> Option<LockRecord> {
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(' '))
+                .map(str::to_string)
+        };
+        let pidfile = get("pidfile")?;
+        Some(LockRecord {
+            pid: get("pid")?.parse().ok()?,
+            config: PathBuf::from(get("config")?),
+            pidfile: (pidfile != "-").then(|| PathBuf::from(pidfile)),
+            ready: get("state")? == "ready",
+        })
+    }
+}
+
+/// One running instance per configuration: an exclusive `flock` on
+/// `STATE_DIR/<key>.lock`, held for the daemon's life (the kernel drops it
+/// when the process dies, so it is never stale).
+#[derive(Debug)]
+pub struct InstanceLock {
+    file: nix::fcntl::Flock<fs::File>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another lvsd (pid {pid}) already runs {config}", pid = .0.pid, config = .0.config.display())]
+    Held(LockRecord),
+    #[error("{path}: {1}", path = .0.display())]
+    Io(PathBuf, #[source] io::Error),
+}
+
+fn open_lock(path: &Path, create: bool) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+impl InstanceLock {
+    /// Takes the lock or says who holds it. A probe ([`probe_lock`]) holds
+    /// it for a moment only, hence the short retry.
+    pub fn acquire(path: &Path) -> Result<InstanceLock, LockError> {
+        let io = |e| LockError::Io(path.to_path_buf(), e);
+        let mut file = open_lock(path, true).map_err(io)?;
+        for _ in 0..20 {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(file) => return Ok(InstanceLock { file }),
+                Err((f, Errno::EWOULDBLOCK)) => file = f,
+                Err((_, e)) => return Err(io(e.into())),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        match read_record(path) {
+            Some(r) => Err(LockError::Held(r)),
+            None => Err(io(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "held by another process",
+            ))),
+        }
+    }
+
+    /// Rewrites the record in place (the lock is on this open file, so it
+    /// cannot be renamed over; readers retry a partial read).
+    pub fn set(&self, rec: &LockRecord) -> io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        let text = rec.render();
+        self.file.set_len(0)?;
+        self.file.write_all_at(text.as_bytes(), 0)?;
+        self.file.sync_data()
+    }
+}
+
+fn read_record(path: &Path) -> Option<LockRecord> {
+    let text = fs::read_to_string(path).ok()?;
+    LockRecord::parse(&text)
+}
+
+/// The record of the live holder of the lock at `path`, `None` when no
+/// process holds it (the daemon is stopped, whatever the file says).
+/// `Some(None)`: held, but the record is being written.
+pub fn probe_lock(path: &Path) -> io::Result<Option<Option<LockRecord>>> {
+    let file = match open_lock(path, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        // Dropping it unlocks at once.
+        Ok(_) => Ok(None),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(Some(read_record(path))),
+        Err((_, e)) => Err(e.into()),
+    }
+}
+
+/// Whether live director `pid` runs `config` (one started before instance
+/// locks existed names it on its command line).
+pub fn runs_config(pid: u32, config: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let want = canonical(config);
+    cmdline
+        .split(|b| *b == 0)
+        .skip(1)
+        .filter_map(|a| std::str::from_utf8(a).ok())
+        .any(|a| Path::new(a).canonicalize().is_ok_and(|c| c == want))
 }
 
 /// Replaces `path` with `contents` as root safely: the temporary is created
@@ -197,6 +352,56 @@ mod tests {
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
         assert_eq!(p.read().unwrap(), Some(42));
         assert!(!fs::symlink_metadata(&p.path).unwrap().is_symlink());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn same_file_name_in_two_directories_gets_two_keys() {
+        let d = tmpdir("keys");
+        for sub in ["a", "b"] {
+            fs::create_dir_all(d.join(sub)).unwrap();
+            fs::write(d.join(sub).join("ldirectord.cf"), "").unwrap();
+        }
+        let a = state_key(&d.join("a/ldirectord.cf"), "ldirectord.cf");
+        let b = state_key(&d.join("b/ldirectord.cf"), "ldirectord.cf");
+        assert_ne!(a, b);
+        assert!(a.starts_with("ldirectord.cf-"), "{a}");
+        // The same file by another spelling is the same instance.
+        assert_eq!(
+            a,
+            state_key(&d.join("b/../a/ldirectord.cf"), "ldirectord.cf")
+        );
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn one_lock_holder_per_configuration() {
+        let d = tmpdir("lock");
+        let path = d.join("x.lock");
+        assert_eq!(probe_lock(&path).unwrap(), None);
+        let lock = InstanceLock::acquire(&path).unwrap();
+        let rec = LockRecord {
+            pid: 12,
+            config: PathBuf::from("/etc/ha.d/a/x.cf"),
+            pidfile: Some(PathBuf::from("/run/lvsd.x.cf.pid")),
+            ready: false,
+        };
+        lock.set(&rec).unwrap();
+        assert_eq!(probe_lock(&path).unwrap(), Some(Some(rec.clone())));
+        match InstanceLock::acquire(&path) {
+            Err(LockError::Held(r)) => assert_eq!(r, rec),
+            other => panic!("a second holder: {other:?}"),
+        }
+        let ready = LockRecord {
+            ready: true,
+            pidfile: None,
+            ..rec
+        };
+        lock.set(&ready).unwrap();
+        assert_eq!(probe_lock(&path).unwrap(), Some(Some(ready)));
+        drop(lock);
+        assert_eq!(probe_lock(&path).unwrap(), None);
+        assert!(InstanceLock::acquire(&path).is_ok());
         let _ = fs::remove_dir_all(&d);
     }
 }
