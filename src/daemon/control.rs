@@ -29,6 +29,8 @@ pub const EXIT_STOPPED: u8 = 3;
 /// daemon to be gone.
 const START_WAIT: Duration = Duration::from_secs(120);
 const STOP_WAIT: Duration = Duration::from_secs(120);
+/// How long `stop` waits for a daemon just spawned to take its lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// How long a daemon that missed [`START_WAIT`] gets to stop before SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(10);
 
@@ -324,7 +326,18 @@ fn signal_pid(pid: u32, sig: Signal) -> Result<(), nix::Error> {
 }
 
 fn stop(inst: &Instance) -> u8 {
-    match state(inst) {
+    let mut now = state(inst);
+    // A daemon just spawned has not taken its lock yet: give it the moment
+    // it needs, rather than answer "stopped" while it comes up.
+    let deadline = Instant::now() + LOCK_WAIT;
+    while now == ProcState::Stopped
+        && !pidfile::run_processes(&inst.config).is_empty()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        now = state(inst);
+    }
+    match now {
         ProcState::Running(pid) => {
             if let Err(e) = signal_pid(pid, Signal::SIGTERM) {
                 eprintln!("{}: cannot signal pid {pid}: {e}", inst.prog());

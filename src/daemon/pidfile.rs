@@ -252,6 +252,23 @@ pub fn runs_config(pid: u32, config: &Path) -> bool {
         .any(|a| Path::new(a).canonicalize().is_ok_and(|c| c == want))
 }
 
+/// Live `lvsd run` processes for `config` (the daemon between its exec and
+/// taking the lock, which `stop` must not miss).
+pub fn run_processes(config: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id() && is_director(*pid))
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"run"))
+        })
+        .filter(|pid| runs_config(*pid, config))
+        .collect()
+}
+
 /// Replaces `path` with `contents` as root safely: the temporary is created
 /// new (`O_EXCL|O_NOFOLLOW`, so a planted symlink is never written
 /// through), synced, then renamed over `path` (rename replaces a symlink
