@@ -113,6 +113,30 @@ fn sighup_right_after_start_is_a_reload() {
 }
 
 #[test]
+fn sighup_during_the_first_round_is_a_reload_once_running() {
+    require_vm();
+    let ns = netns("lcu");
+    let l = instance(&ns, "/tmp/lc-hup2", &run_dir("lc-hup2"), &slow("10.78.5.1"));
+    let mut start = start_in_background(&l);
+    // The table is adopted before the first round: the service is there.
+    wait_for(
+        "the service",
+        LIMIT,
+        || has_service(&l, "10.78.5.1"),
+        |b| *b,
+    );
+    let (pids, _) = wait_for("the daemon", LIMIT, || daemons(&l.config), |d| d.len() == 1);
+    l.write_config(&(slow("10.78.5.1") + &fast("10.78.5.2")));
+    sh(&format!("kill -HUP {}", pids[0]));
+    let status = start.wait().expect("start");
+    assert!(status.success(), "start: {status}\nlog:\n{}", l.log());
+    wait_for("the reload", LIMIT, || has_service(&l, "10.78.5.2"), |b| *b);
+    assert_eq!(daemons(&l.config), pids, "log:\n{}", l.log());
+    l.stop();
+    assert!(!has_service(&l, "10.78.5.1"));
+}
+
+#[test]
 fn sigterm_during_the_first_round_runs_cleanstop() {
     require_vm();
     let ns = netns("lct");
@@ -125,10 +149,8 @@ fn sigterm_during_the_first_round_runs_cleanstop() {
         || has_service(&l, "10.78.1.1"),
         |b| *b,
     );
-    let (pid, _) = wait_for("the pid file", LIMIT, || l.pid(), Option::is_some);
-    let pid = pid.unwrap_or_default();
-    assert_eq!(daemons(&l.config), vec![pid]);
-    sh(&format!("kill -TERM {pid}"));
+    let (pids, _) = wait_for("the daemon", LIMIT, || daemons(&l.config), |d| d.len() == 1);
+    sh(&format!("kill -TERM {}", pids[0]));
     wait_for(
         "the daemon to exit",
         LIMIT,
