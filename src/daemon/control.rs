@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use crate::cli::ldcompat::{Action, Format, LdArgs};
 use crate::config::{self, model::LogTarget};
 
-use super::pidfile::{Flavor, PidFile, ProcState};
+use super::pidfile::{self, Flavor, LockRecord, PidFile, ProcState};
 use super::run::{self, RunOptions};
 use super::status;
 
@@ -29,6 +29,10 @@ pub const EXIT_STOPPED: u8 = 3;
 /// daemon to be gone.
 const START_WAIT: Duration = Duration::from_secs(120);
 const STOP_WAIT: Duration = Duration::from_secs(120);
+/// How long `stop` waits for a daemon just spawned to take its lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// How long a daemon that missed [`START_WAIT`] gets to stop before SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(10);
 
 /// Where pid, ownership and status files go. `LVSD_RUN_DIR` moves them
 /// (tests, unprivileged trials); the default is `/run`.
@@ -44,6 +48,8 @@ pub struct Instance {
     pub flavor: Flavor,
     pub config: PathBuf,
     pub name: String,
+    /// Names the lock, ownership and status files ([`pidfile::state_key`]).
+    pub key: String,
     pub pidfile: PidFile,
     pub state_dir: PathBuf,
 }
@@ -56,6 +62,7 @@ impl Instance {
         Instance {
             flavor,
             pidfile: PidFile::new(&dir, flavor, &name),
+            key: pidfile::state_key(&config, &name),
             state_dir: dir.join("lvsd"),
             config,
             name,
@@ -76,12 +83,31 @@ impl Instance {
         RunOptions {
             config: self.config.clone(),
             name: self.name.clone(),
+            key: self.key.clone(),
             state_dir: self.state_dir.clone(),
             pidfile: write_pid.then(|| self.pidfile.clone()),
             resync: Duration::from_secs(10),
             debug: false,
             flavor: self.flavor,
         }
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.state_dir.join(format!("{}.lock", self.key))
+    }
+
+    /// The daemon holding this configuration's lock, if one lives (it may
+    /// still be starting).
+    pub fn live(&self) -> Option<LockRecord> {
+        // A record being written reads as nothing for a moment.
+        for _ in 0..20 {
+            match pidfile::probe_lock(&self.lock_path()) {
+                Ok(Some(Some(rec))) => return Some(rec),
+                Ok(Some(None)) => std::thread::sleep(Duration::from_millis(50)),
+                Ok(None) | Err(_) => return None,
+            }
+        }
+        None
     }
 
     fn prog(&self) -> &'static str {
@@ -108,8 +134,51 @@ fn check_config(inst: &Instance) -> Result<config::Config, u8> {
     }
 }
 
+/// The lock names the daemon of this configuration; without one, the pid
+/// file does only if it names a daemon started for this very file (one
+/// started before locks existed), not one of another configuration that
+/// shares its file name.
 fn state(inst: &Instance) -> ProcState {
-    inst.pidfile.state().unwrap_or(ProcState::Stopped)
+    if let Some(rec) = inst.live() {
+        return ProcState::Running(rec.pid);
+    }
+    match inst.pidfile.state().unwrap_or(ProcState::Stopped) {
+        ProcState::Running(pid) if !pidfile::runs_config(pid, &inst.config) => ProcState::Stopped,
+        s => s,
+    }
+}
+
+/// The pid file the running daemon wrote (it may have had to pick another).
+fn pidfile_path(inst: &Instance) -> PathBuf {
+    inst.live()
+        .and_then(|r| r.pidfile)
+        .unwrap_or_else(|| inst.pidfile.path.clone())
+}
+
+/// Waits until the daemon holding the lock has programmed the table.
+fn wait_ready(inst: &Instance, deadline: Instant) -> u8 {
+    loop {
+        match inst.live() {
+            Some(rec) if rec.ready => return EXIT_OK,
+            Some(_) => {}
+            None => {
+                eprintln!(
+                    "{}: the daemon exited during start; see its log",
+                    inst.prog()
+                );
+                return EXIT_FAIL;
+            }
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "{}: the daemon did not finish programming the table within {} s",
+                inst.prog(),
+                START_WAIT.as_secs()
+            );
+            return EXIT_FAIL;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Runs one ldirectord action; returns the exit code.
@@ -144,7 +213,8 @@ fn start(inst: &Instance, debug: bool) -> u8 {
             inst.prog(),
             inst.config.display()
         );
-        return EXIT_OK;
+        // It may still be starting: return once it is ready, as a start does.
+        return wait_ready(inst, Instant::now() + START_WAIT);
     }
     if debug || config.global.supervised {
         // ldirectord -d / supervised=yes: stay in the foreground (logging
@@ -209,12 +279,12 @@ fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
     };
     let deadline = Instant::now() + START_WAIT;
     loop {
-        if let Ok(Some(pid)) = inst.pidfile.read() {
-            if pid == child.id() {
-                return EXIT_OK;
-            }
+        if inst.live().is_some_and(|r| r.pid == child.id() && r.ready) {
+            return EXIT_OK;
         }
         match child.try_wait() {
+            // Another start won the lock: that daemon is the one.
+            Ok(Some(_)) if inst.live().is_some() => return wait_ready(inst, deadline),
             Ok(Some(status)) => {
                 eprintln!(
                     "{}: the daemon exited during start ({status}); see its log",
@@ -234,6 +304,16 @@ fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
                 inst.prog(),
                 START_WAIT.as_secs()
             );
+            // Not left running behind a failed start (the cluster would
+            // start another): stopped with cleanup, killed if it hangs.
+            let _ = signal_pid(child.id(), Signal::SIGTERM);
+            let kill_at = Instant::now() + KILL_WAIT;
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < kill_at {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            inst.pidfile.remove_if_ours(child.id());
             return EXIT_FAIL;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -246,7 +326,18 @@ fn signal_pid(pid: u32, sig: Signal) -> Result<(), nix::Error> {
 }
 
 fn stop(inst: &Instance) -> u8 {
-    match state(inst) {
+    let mut now = state(inst);
+    // A daemon just spawned has not taken its lock yet: give it the moment
+    // it needs, rather than answer "stopped" while it comes up.
+    let deadline = Instant::now() + LOCK_WAIT;
+    while now == ProcState::Stopped
+        && !pidfile::run_processes(&inst.config).is_empty()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        now = state(inst);
+    }
+    match now {
         ProcState::Running(pid) => {
             if let Err(e) = signal_pid(pid, Signal::SIGTERM) {
                 eprintln!("{}: cannot signal pid {pid}: {e}", inst.prog());
@@ -317,7 +408,7 @@ fn status(inst: &Instance, format: Format) -> u8 {
         },
     };
     let loaded = match proc {
-        ProcState::Running(_) => match status::load(&status::path(&inst.state_dir, &inst.name)) {
+        ProcState::Running(_) => match status::load(&status::path(&inst.state_dir, &inst.key)) {
             Ok(s) => Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
@@ -327,7 +418,7 @@ fn status(inst: &Instance, format: Format) -> u8 {
         },
         _ => None,
     };
-    let report = status::Report::new(proc, &inst.config, &inst.pidfile.path, loaded);
+    let report = status::Report::new(proc, &inst.config, &pidfile_path(inst), loaded);
     match format {
         Format::Json => match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

@@ -108,7 +108,7 @@ pub fn set_drained(dir: Option<&Path>, real: &str, drained: bool) -> Result<Path
     let dir = dir.ok_or(DrainError::NoDirectory)?;
     let path = dir.join(drain_file_name(real)?);
     let res = if drained {
-        std::fs::write(&path, b"drained by lvsd\n")
+        create_marker(&path)
     } else {
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -120,6 +120,25 @@ pub fn set_drained(dir: Option<&Path>, real: &str, drained: bool) -> Result<Path
         source,
     })?;
     Ok(path)
+}
+
+/// Creates a maintenance file new, never through a symlink (root writes
+/// it in a directory others may write to). One that exists already drains
+/// the real as well: it is left as it is.
+fn create_marker(path: &Path) -> io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    match opened {
+        Ok(mut f) => f.write_all(b"drained by lvsd\n"),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -157,5 +176,15 @@ mod tests {
             set_drained(None, "10.0.1.2", true),
             Err(DrainError::NoDirectory)
         ));
+    }
+
+    #[test]
+    fn drain_never_writes_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("10.0.1.2")).unwrap();
+        set_drained(Some(dir.path()), "10.0.1.2", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     }
 }

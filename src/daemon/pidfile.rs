@@ -7,7 +7,11 @@
 
 use std::fs;
 use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 /// The name lvsd was invoked as; it decides file names and messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,16 +84,12 @@ impl PidFile {
         })
     }
 
-    /// Writes our own pid, atomically (write a temporary file, rename).
+    /// Writes our own pid, atomically (see [`replace_file`]).
     pub fn write(&self, pid: u32) -> io::Result<()> {
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let tmp = self.path.with_extension("pid.tmp");
-        let mut f = fs::File::create(&tmp)?;
-        writeln!(f, "{pid}")?;
-        f.sync_all()?;
-        fs::rename(&tmp, &self.path)
+        replace_file(&self.path, format!("{pid}\n").as_bytes(), 0o644)
     }
 
     /// Removes the file if it still names `pid` (a new daemon may own it).
@@ -98,6 +98,203 @@ impl PidFile {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// The key of one configuration's state files: its `$CFGNAME` and a short
+/// hash of its canonical path, so `/etc/ha.d/a/ldirectord.cf` and
+/// `/etc/ha.d/b/ldirectord.cf` never share a record.
+pub fn state_key(config: &Path, name: &str) -> String {
+    use md5::{Digest, Md5};
+    let canon = canonical(config);
+    let digest = Md5::digest(canon.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{name}-{hex}")
+}
+
+/// The configuration's canonical path (as given when it cannot be resolved).
+pub fn canonical(config: &Path) -> PathBuf {
+    config
+        .canonicalize()
+        .unwrap_or_else(|_| config.to_path_buf())
+}
+
+/// What the holder of an instance lock says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockRecord {
+    pub pid: u32,
+    pub config: PathBuf,
+    pub pidfile: Option<PathBuf>,
+    /// The table is programmed (`start` returns).
+    pub ready: bool,
+}
+
+impl LockRecord {
+    fn render(&self) -> String {
+        let pidfile = self.pidfile.as_deref().unwrap_or(Path::new("-"));
+        format!(
+            "pid {}\nconfig {}\npidfile {}\nstate {}\n",
+            self.pid,
+            self.config.display(),
+            pidfile.display(),
+            if self.ready { "ready" } else { "starting" }
+        )
+    }
+
+    fn parse(text: &str) -> Option<LockRecord> {
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(' '))
+                .map(str::to_string)
+        };
+        let pidfile = get("pidfile")?;
+        Some(LockRecord {
+            pid: get("pid")?.parse().ok()?,
+            config: PathBuf::from(get("config")?),
+            pidfile: (pidfile != "-").then(|| PathBuf::from(pidfile)),
+            ready: get("state")? == "ready",
+        })
+    }
+}
+
+/// One running instance per configuration: an exclusive `flock` on
+/// `STATE_DIR/<key>.lock`, held for the daemon's life (the kernel drops it
+/// when the process dies, so it is never stale).
+#[derive(Debug)]
+pub struct InstanceLock {
+    file: nix::fcntl::Flock<fs::File>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another lvsd (pid {pid}) already runs {config}", pid = .0.pid, config = .0.config.display())]
+    Held(LockRecord),
+    #[error("{path}: {1}", path = .0.display())]
+    Io(PathBuf, #[source] io::Error),
+}
+
+fn open_lock(path: &Path, create: bool) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+impl InstanceLock {
+    /// Takes the lock or says who holds it. A probe ([`probe_lock`]) holds
+    /// it for a moment only, hence the short retry.
+    pub fn acquire(path: &Path) -> Result<InstanceLock, LockError> {
+        let io = |e| LockError::Io(path.to_path_buf(), e);
+        let mut file = open_lock(path, true).map_err(io)?;
+        for _ in 0..20 {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(file) => return Ok(InstanceLock { file }),
+                Err((f, Errno::EWOULDBLOCK)) => file = f,
+                Err((_, e)) => return Err(io(e.into())),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        match read_record(path) {
+            Some(r) => Err(LockError::Held(r)),
+            None => Err(io(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "held by another process",
+            ))),
+        }
+    }
+
+    /// Rewrites the record in place (the lock is on this open file, so it
+    /// cannot be renamed over; readers retry a partial read).
+    pub fn set(&self, rec: &LockRecord) -> io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        let text = rec.render();
+        self.file.set_len(0)?;
+        self.file.write_all_at(text.as_bytes(), 0)?;
+        self.file.sync_data()
+    }
+}
+
+fn read_record(path: &Path) -> Option<LockRecord> {
+    let text = fs::read_to_string(path).ok()?;
+    LockRecord::parse(&text)
+}
+
+/// The record of the live holder of the lock at `path`, `None` when no
+/// process holds it (the daemon is stopped, whatever the file says).
+/// `Some(None)`: held, but the record is being written.
+pub fn probe_lock(path: &Path) -> io::Result<Option<Option<LockRecord>>> {
+    let file = match open_lock(path, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        // Dropping it unlocks at once.
+        Ok(_) => Ok(None),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(Some(read_record(path))),
+        Err((_, e)) => Err(e.into()),
+    }
+}
+
+/// Whether live director `pid` runs `config` (one started before instance
+/// locks existed names it on its command line).
+pub fn runs_config(pid: u32, config: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let want = canonical(config);
+    cmdline
+        .split(|b| *b == 0)
+        .skip(1)
+        .filter_map(|a| std::str::from_utf8(a).ok())
+        .any(|a| Path::new(a).canonicalize().is_ok_and(|c| c == want))
+}
+
+/// Live `lvsd run` processes for `config` (the daemon between its exec and
+/// taking the lock, which `stop` must not miss).
+pub fn run_processes(config: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id() && is_director(*pid))
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"run"))
+        })
+        .filter(|pid| runs_config(*pid, config))
+        .collect()
+}
+
+/// Replaces `path` with `contents` as root safely: the temporary is created
+/// new (`O_EXCL|O_NOFOLLOW`, so a planted symlink is never written
+/// through), synced, then renamed over `path` (rename replaces a symlink
+/// itself, never its target), so readers see the old or the new file.
+pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    // A temporary left by a crash (or planted): unlinking removes the
+    // entry itself, never what a symlink points at.
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let written = f.write_all(contents).and_then(|()| f.sync_all());
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Whether `pid` is a live lvsd (or lvsd-as-ldirectord) process. A recycled
@@ -156,6 +353,72 @@ mod tests {
         assert!(p.path.exists());
         p.remove_if_ours(7);
         assert!(!p.path.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_planted_symlink_is_replaced_not_written_through() {
+        let d = tmpdir("symlink");
+        let victim = d.join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let p = PidFile::new(&d, Flavor::Lvsd, "a.cf");
+        // Both the pid file and the temporary it is written through.
+        std::os::unix::fs::symlink(&victim, &p.path).unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("lvsd.a.cf.pid.tmp")).unwrap();
+        p.write(42).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(p.read().unwrap(), Some(42));
+        assert!(!fs::symlink_metadata(&p.path).unwrap().is_symlink());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn same_file_name_in_two_directories_gets_two_keys() {
+        let d = tmpdir("keys");
+        for sub in ["a", "b"] {
+            fs::create_dir_all(d.join(sub)).unwrap();
+            fs::write(d.join(sub).join("ldirectord.cf"), "").unwrap();
+        }
+        let a = state_key(&d.join("a/ldirectord.cf"), "ldirectord.cf");
+        let b = state_key(&d.join("b/ldirectord.cf"), "ldirectord.cf");
+        assert_ne!(a, b);
+        assert!(a.starts_with("ldirectord.cf-"), "{a}");
+        // The same file by another spelling is the same instance.
+        assert_eq!(
+            a,
+            state_key(&d.join("b/../a/ldirectord.cf"), "ldirectord.cf")
+        );
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn one_lock_holder_per_configuration() {
+        let d = tmpdir("lock");
+        let path = d.join("x.lock");
+        assert_eq!(probe_lock(&path).unwrap(), None);
+        let lock = InstanceLock::acquire(&path).unwrap();
+        let rec = LockRecord {
+            pid: 12,
+            config: PathBuf::from("/etc/ha.d/a/x.cf"),
+            pidfile: Some(PathBuf::from("/run/lvsd.x.cf.pid")),
+            ready: false,
+        };
+        lock.set(&rec).unwrap();
+        assert_eq!(probe_lock(&path).unwrap(), Some(Some(rec.clone())));
+        match InstanceLock::acquire(&path) {
+            Err(LockError::Held(r)) => assert_eq!(r, rec),
+            other => panic!("a second holder: {other:?}"),
+        }
+        let ready = LockRecord {
+            ready: true,
+            pidfile: None,
+            ..rec
+        };
+        lock.set(&ready).unwrap();
+        assert_eq!(probe_lock(&path).unwrap(), Some(Some(ready)));
+        drop(lock);
+        assert_eq!(probe_lock(&path).unwrap(), None);
+        assert!(InstanceLock::acquire(&path).is_ok());
         let _ = fs::remove_dir_all(&d);
     }
 }

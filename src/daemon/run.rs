@@ -36,7 +36,7 @@ use super::maintenance::Maintenance;
 use super::metrics::Metrics;
 use super::monitor::MonitorFiles;
 use super::notify;
-use super::pidfile::{Flavor, PidFile};
+use super::pidfile::{self, Flavor, InstanceLock, LockError, LockRecord, PidFile};
 use super::status;
 use super::watch::FileWatch;
 
@@ -45,8 +45,11 @@ use super::watch::FileWatch;
 pub struct RunOptions {
     /// The configuration file, already searched for.
     pub config: PathBuf,
-    /// ldirectord's `$CFGNAME`: names the pid, state and status files.
+    /// ldirectord's `$CFGNAME`: names the pid file.
     pub name: String,
+    /// `$CFGNAME` and a hash of the configuration's canonical path
+    /// ([`pidfile::state_key`]): names the lock, ownership and status files.
+    pub key: String,
     /// Where the ownership record and the status file live (`/run/lvsd`).
     pub state_dir: PathBuf,
     /// Written once the table is programmed; removed on exit.
@@ -61,11 +64,20 @@ pub struct RunOptions {
 
 impl RunOptions {
     pub fn owned_path(&self) -> PathBuf {
+        self.state_dir.join(format!("{}.owned", self.key))
+    }
+
+    /// Where the record was kept before it was keyed by path.
+    pub fn legacy_owned_path(&self) -> PathBuf {
         self.state_dir.join(format!("{}.owned", self.name))
     }
 
     pub fn status_path(&self) -> PathBuf {
-        status::path(&self.state_dir, &self.name)
+        status::path(&self.state_dir, &self.key)
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.state_dir.join(format!("{}.lock", self.key))
     }
 }
 
@@ -78,6 +90,8 @@ pub enum DaemonError {
     Specs(#[from] SpecError),
     #[error("{0}")]
     Ipvs(#[from] IpvsError),
+    #[error("{0}")]
+    Lock(#[from] LockError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -501,20 +515,97 @@ impl State {
     }
 }
 
-async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
-    let config = load_daemon_config(&opts.config, opts.debug)
-        .ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
-    let check_specs = specs(&config)?;
-    let client = tokio::task::block_in_place(Client::connect)?;
+/// SIGHUP/SIGTERM/SIGINT, caught from the first moment: one that comes
+/// during start-up waits in its stream (a reload, or the stop path).
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, DaemonError> {
+        Ok(Signals {
+            hup: signal(SignalKind::hangup()).map_err(io_err("cannot handle SIGHUP"))?,
+            term: signal(SignalKind::terminate()).map_err(io_err("cannot handle SIGTERM"))?,
+            int: signal(SignalKind::interrupt()).map_err(io_err("cannot handle SIGINT"))?,
+        })
+    }
+}
+
+/// Removes the pid file when the daemon ends, however it ends.
+struct PidGuard(Option<PidFile>);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            p.remove_if_ours(std::process::id());
+        }
+    }
+}
+
+/// The pid file this daemon writes: the one asked for, unless a live
+/// director of another configuration with the same file name holds it;
+/// then one named by the state key, so neither loses track of the other.
+fn claim_pidfile(opts: &RunOptions) -> Result<Option<PidFile>, DaemonError> {
+    let Some(mut p) = opts.pidfile.clone() else {
+        return Ok(None);
+    };
+    let me = std::process::id();
+    if let Ok(pidfile::ProcState::Running(other)) = p.state() {
+        if other != me {
+            let alt = p
+                .path
+                .with_file_name(format!("{}.{}.pid", opts.flavor.name(), opts.key));
+            warn!(pid = other, taken = %p.path.display(), pidfile = %alt.display(),
+                "the pid file belongs to the director of another configuration with the same file name; using another");
+            p = PidFile { path: alt };
+        }
+    }
+    p.write(me)
+        .map_err(io_err(format!("cannot write {}", p.path.display())))?;
+    Ok(Some(p))
+}
+
+async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
+    let mut signals = Signals::new()?;
     std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
         "cannot create {}",
         opts.state_dir.display()
     )))?;
-    let (recorded, bad) =
-        owned::load(&opts.owned_path()).map_err(io_err("cannot read the ownership record"))?;
-    for line in bad {
+    // One daemon per configuration, and the pid file at once: `stop` and
+    // a second `start` see a daemon that is still starting.
+    let lock = InstanceLock::acquire(&opts.lock_path())?;
+    let canonical = pidfile::canonical(&opts.config);
+    opts.pidfile = claim_pidfile(&opts)?;
+    let _pid_guard = PidGuard(opts.pidfile.clone());
+    let mut record = LockRecord {
+        pid: std::process::id(),
+        config: canonical.clone(),
+        pidfile: opts.pidfile.as_ref().map(|p| p.path.clone()),
+        ready: false,
+    };
+    lock.set(&record).map_err(io_err(format!(
+        "cannot write {}",
+        opts.lock_path().display()
+    )))?;
+    let config = load_daemon_config(&opts.config, opts.debug)
+        .ok_or_else(|| DaemonError::Config(opts.config.clone()))?;
+    let check_specs = specs(&config)?;
+    let client = tokio::task::block_in_place(Client::connect)?;
+    let loaded = owned::load_for(&opts.owned_path(), &opts.legacy_owned_path(), &canonical)
+        .map_err(io_err("cannot read the ownership record"))?;
+    for line in loaded.bad {
         warn!(%line, "ignoring an unreadable line of the ownership record");
     }
+    if let Some(other) = &loaded.foreign {
+        error!(record = %opts.owned_path().display(), config = %other.display(),
+            "the ownership record belongs to another configuration; set aside, nothing in it is removed");
+    }
+    if let Some(old) = &loaded.migrated_from {
+        info!(from = %old.display(), to = %opts.owned_path().display(), "ownership record moved to its per-path name");
+    }
+    let recorded = loaded.owned;
     let (mut engine, mut events) = Engine::new(Prober::new());
     let monitor = MonitorFiles::new(&config);
     observe(&engine, &monitor);
@@ -559,20 +650,24 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     st.reconcile();
     // Give the first check round (started at once) a moment to report, so
     // that READY means "programmed from real health" where it can.
-    first_round(&mut st, &mut events).await;
-    st.update();
-    if let Some(p) = &st.opts.pidfile {
-        p.write(std::process::id())
-            .map_err(io_err(format!("cannot write {}", p.path.display())))?;
-    }
-    let n = st.config().virtuals.len();
-    st.phase = Phase::Running;
-    info!(virtuals = n, "table programmed; running");
-    notify::ready(&format!("{n} virtual services programmed"));
-    let list = st.instance_list(&st.config().global.execute.clone());
-    st.instances.start(&list);
-
-    let result = serve(&mut st, &mut events).await;
+    let stop_now = first_round(&mut st, &mut events, &mut signals).await;
+    let result = if stop_now {
+        info!("told to stop during start-up");
+        Ok(())
+    } else {
+        st.update();
+        record.ready = true;
+        if let Err(e) = lock.set(&record) {
+            warn!(error = %e, "cannot record readiness in the lock file");
+        }
+        let n = st.config().virtuals.len();
+        st.phase = Phase::Running;
+        info!(virtuals = n, "table programmed; running");
+        notify::ready(&format!("{n} virtual services programmed"));
+        let list = st.instance_list(&st.config().global.execute.clone());
+        st.instances.start(&list);
+        serve(&mut st, &mut events, &mut signals).await
+    };
 
     st.phase = Phase::Stopping;
     notify::stopping();
@@ -616,16 +711,20 @@ async fn main_loop(opts: RunOptions) -> Result<(), DaemonError> {
     // Alerts still on their way (each bounded by the mailer's timeout).
     st.mailer.flush().await;
     let _ = std::fs::remove_file(st.opts.status_path());
-    if let Some(p) = &st.opts.pidfile {
-        p.remove_if_ours(std::process::id());
-    }
+    drop(_pid_guard);
     info!("stopped");
+    // Released only now: a new daemon cannot start before cleanstop is done.
+    drop(lock);
     result
 }
 
 /// Waits until every check has reported once, or until the longest probe
-/// deadline (capped) has passed.
-async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<RealKey>>) {
+/// deadline (capped) has passed. True when SIGTERM/SIGINT came meanwhile.
+async fn first_round(
+    st: &mut State,
+    events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
+    signals: &mut Signals,
+) -> bool {
     let cap = st
         .config()
         .virtuals
@@ -643,7 +742,7 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
             .values()
             .any(|s| s.health == Health::Unknown);
         if !pending || Instant::now() >= deadline {
-            return;
+            return false;
         }
         tokio::select! {
             ev = events.recv() => {
@@ -651,6 +750,9 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
                     st.health_changed(&ev);
                 }
             }
+            // SIGHUP stays in its stream: serve() reloads once running.
+            _ = signals.term.recv() => return true,
+            _ = signals.int.recv() => return true,
             _ = sleep(Duration::from_millis(100)) => {}
         }
     }
@@ -659,10 +761,9 @@ async fn first_round(st: &mut State, events: &mut UnboundedReceiver<HealthEvent<
 async fn serve(
     st: &mut State,
     events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
+    signals: &mut Signals,
 ) -> Result<(), DaemonError> {
-    let mut hup = signal(SignalKind::hangup()).map_err(io_err("cannot handle SIGHUP"))?;
-    let mut term = signal(SignalKind::terminate()).map_err(io_err("cannot handle SIGTERM"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(io_err("cannot handle SIGINT"))?;
+    let Signals { hup, term, int } = signals;
     let mut resync = interval(st.opts.resync);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     resync.reset();
