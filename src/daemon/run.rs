@@ -366,14 +366,19 @@ impl State {
             return;
         }
         let t = std::time::Instant::now();
-        let s = status::build(
+        let Some(s) = status::of_director(
             &self.opts.config,
             std::process::id(),
-            self.director.config(),
-            self.director.table(),
+            &self.director,
             &health,
             &self.in_maintenance,
-        );
+        ) else {
+            // The table could not be read: the file of the last good pass
+            // stays (see status::of_director); the next good pass rewrites.
+            self.status_basis = None;
+            self.status_cost = Duration::ZERO;
+            return;
+        };
         match status::store(&self.opts.status_path(), &s) {
             Ok(()) => {
                 self.status_basis = Some(StatusBasis {
