@@ -102,20 +102,33 @@ pub fn load(path: &Path) -> Loaded {
 }
 
 pub fn load_with(path: &Path, resolver: &dyn Resolver) -> Loaded {
+    load_source(path, resolver).0
+}
+
+/// [`load_with`], also returning the bytes that were parsed (`None`: the
+/// file could not be read). A watcher that reads the file again may see a
+/// later write than the one parsed; it compares with these instead.
+pub fn load_source(path: &Path, resolver: &dyn Resolver) -> (Loaded, Option<Vec<u8>>) {
     match read_file(path) {
-        Ok(bytes) => parse(path, &bytes, Format::of(path), resolver),
-        Err(e) => Loaded {
-            config: Config {
-                global: Global::default(),
-                virtuals: Vec::new(),
+        Ok(bytes) => {
+            let loaded = parse(path, &bytes, Format::of(path), resolver);
+            (loaded, Some(bytes))
+        }
+        Err(e) => (
+            Loaded {
+                config: Config {
+                    global: Global::default(),
+                    virtuals: Vec::new(),
+                },
+                diagnostics: vec![Diagnostic {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    severity: Severity::Error,
+                    message: e.to_string(),
+                }],
             },
-            diagnostics: vec![Diagnostic {
-                file: path.to_path_buf(),
-                line: 0,
-                severity: Severity::Error,
-                message: e.to_string(),
-            }],
-        },
+            None,
+        ),
     }
 }
 

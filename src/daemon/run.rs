@@ -121,15 +121,21 @@ pub fn load_config(path: &Path) -> Option<Config> {
 /// at its `logfile=` (or stdout when supervised) before its warnings are
 /// logged, so they land there too.
 fn load_daemon_config(path: &Path, debug: bool) -> Option<Config> {
-    let loaded = config::load(path);
+    load_daemon_source(path, debug).0
+}
+
+/// [`load_daemon_config`], also returning the bytes it parsed (for the
+/// file watch: see [`FileWatch::seen_parsed`]).
+fn load_daemon_source(path: &Path, debug: bool) -> (Option<Config>, Option<Vec<u8>>) {
+    let (loaded, bytes) = config::load_source(path, &config::resolve::System::new());
     if !loaded.has_errors() {
         logging::configure(Sink::for_config(&loaded.config.global, debug));
     }
     log_diagnostics(&loaded.diagnostics);
     if loaded.has_errors() {
-        None
+        (None, bytes)
     } else {
-        Some(loaded.config)
+        (Some(loaded.config), bytes)
     }
 }
 
@@ -380,14 +386,19 @@ impl State {
             return;
         }
         let t = std::time::Instant::now();
-        let s = status::build(
+        let Some(s) = status::of_director(
             &self.opts.config,
             std::process::id(),
-            self.director.config(),
-            self.director.table(),
+            &self.director,
             &health,
             &self.in_maintenance,
-        );
+        ) else {
+            // The table could not be read: the file of the last good pass
+            // stays (see status::of_director); the next good pass rewrites.
+            self.status_basis = None;
+            self.status_cost = Duration::ZERO;
+            return;
+        };
         match status::store(&self.opts.status_path(), &s) {
             Ok(()) => {
                 self.status_basis = Some(StatusBasis {
@@ -444,7 +455,8 @@ impl State {
         // Where a reload's time goes, for the "done" line.
         let mut parsed = Duration::ZERO;
         let mut checked = Duration::ZERO;
-        let outcome = match load_daemon_config(&self.opts.config, self.opts.debug) {
+        let (loaded, source) = load_daemon_source(&self.opts.config, self.opts.debug);
+        let outcome = match loaded {
             None => Err("the configuration has errors; keeping the running one".to_string()),
             // Its checks were validated and started when it was loaded:
             // nothing to reconfigure (checks, monitor files, maintenance,
@@ -481,7 +493,8 @@ impl State {
                 }
             },
         };
-        self.watch.refresh();
+        // What was parsed, not the file now: a later write is a change.
+        self.watch.seen_parsed(source.as_deref());
         self.phase = Phase::Running;
         self.metrics.reload(outcome.is_ok());
         match outcome {

@@ -15,6 +15,8 @@ use crate::check::Health;
 use crate::config::model::Config;
 use crate::director::desired::{fallback_active, RealKey};
 use crate::director::plan::dest_addr;
+use crate::director::reconcile::Director;
+use crate::ipvs::kernel::Kernel;
 use crate::ipvs::names::Numeric;
 use crate::ipvs::save::rule_service_name;
 use crate::ipvs::table::Table;
@@ -107,6 +109,30 @@ pub fn build(
         config: config_path.to_path_buf(),
         virtuals,
     }
+}
+
+/// The status of a director, or `None` while its table view is not known
+/// to match the kernel (a pass failed): a file saying every virtual is
+/// missing would have the OCF monitor fail a director that serves fine, so
+/// the file on disk (from the last good pass) is kept instead. The monitor
+/// at depth 10 reads the kernel itself and sees a table that is really gone.
+pub fn of_director<K: Kernel>(
+    config_path: &Path,
+    pid: u32,
+    director: &Director<K>,
+    health: &BTreeMap<RealKey, CheckStatus>,
+    maintenance: &BTreeSet<RealKey>,
+) -> Option<DaemonStatus> {
+    director.synced().then(|| {
+        build(
+            config_path,
+            pid,
+            director.config(),
+            director.table(),
+            health,
+            maintenance,
+        )
+    })
 }
 
 pub fn store(path: &Path, s: &DaemonStatus) -> io::Result<()> {
@@ -295,6 +321,28 @@ pub fn render_porcelain(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_status_from_a_table_that_could_not_be_read() {
+        use crate::director::desired::AllUp;
+        use crate::ipvs::memory::MemoryKernel;
+        let cf = "virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq 2\n";
+        let config = crate::config::test_config(cf);
+        let mut d = Director::new(MemoryKernel::default(), config, Default::default(), None);
+        let (h, m) = (BTreeMap::new(), BTreeSet::new());
+        let p = Path::new("/x.cf");
+        assert_eq!(of_director(p, 1, &d, &h, &m), None, "before any pass");
+        d.reconcile(&AllUp).unwrap();
+        let good = of_director(p, 1, &d, &h, &m).unwrap();
+        assert!(good.virtuals.iter().all(|v| v.present), "{good:?}");
+        // One read fails (a signal on the socket): no status says the
+        // services are gone; the next good pass reports them again.
+        d.kernel().fail_dumps = 1;
+        assert!(d.reconcile(&AllUp).is_err());
+        assert_eq!(of_director(p, 1, &d, &h, &m), None);
+        d.update(&AllUp).unwrap();
+        assert_eq!(of_director(p, 1, &d, &h, &m), Some(good));
+    }
 
     fn sample() -> DaemonStatus {
         DaemonStatus {

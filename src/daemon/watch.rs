@@ -67,10 +67,13 @@ fn watch_dir(path: &Path, wake: Arc<Notify>) -> Result<RecommendedWatcher, notif
 }
 
 fn digest(path: &Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
+    std::fs::read(path).ok().map(|b| digest_of(&b))
+}
+
+fn digest_of(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
-    Some(h.finish())
+    h.finish()
 }
 
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -119,6 +122,17 @@ impl FileWatch {
         digest(&self.path) != self.digest
     }
 
+    /// Takes `parsed` (the bytes a reload parsed; `None`: the file could
+    /// not be read) as the reference. Not the file as it is now: a file
+    /// caught mid-write was parsed truncated, and its finished contents
+    /// must still count as a change. The next [`FileWatch::changed`] hashes
+    /// the file again, whatever its stamp, since the stamp of the parsed
+    /// bytes is not known.
+    pub fn seen_parsed(&mut self, parsed: Option<&[u8]>) {
+        self.seen = None;
+        self.digest = parsed.map(digest_of);
+    }
+
     /// Takes the current contents as the reference.
     pub fn refresh(&mut self) {
         self.seen = stamp(&self.path);
@@ -143,6 +157,28 @@ mod tests {
         assert!(w.changed());
         w.refresh();
         assert!(!w.changed());
+    }
+
+    #[test]
+    fn a_file_parsed_mid_write_is_reloaded_once_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.cf");
+        let full = "virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n";
+        std::fs::write(&p, full).unwrap();
+        let mut w = FileWatch::new(&p);
+        // A writer has got half way; a reload parses (and rejects) that.
+        let half = &full[..12];
+        std::fs::write(&p, half).unwrap();
+        assert!(w.changed());
+        let parsed =
+            crate::config::load_source(&p, &crate::config::resolve::Static::new(&[], "")).1;
+        assert_eq!(parsed.as_deref(), Some(half.as_bytes()));
+        // The writer finishes before the reload marks the file seen.
+        std::fs::write(&p, full).unwrap();
+        w.seen_parsed(parsed.as_deref());
+        assert!(w.changed(), "the finished contents were never reloaded");
+        w.seen_parsed(Some(full.as_bytes()));
+        assert!(!w.changed(), "the same contents again are not a change");
     }
 
     #[tokio::test]

@@ -82,8 +82,18 @@ impl<K: Kernel> Director<K> {
     }
 
     /// The kernel's table after the last pass (owned and foreign services).
+    /// After a failed pass it is the last view lvsd had (with the changes
+    /// the kernel confirmed), not an empty one: see [`Director::synced`].
     pub fn table(&self) -> &Table {
         &self.last
+    }
+
+    /// Whether [`Director::table`] is known to match the kernel: false
+    /// before the first pass succeeds and after a pass failed (the kernel
+    /// could not be read, or the outcome of some changes is unknown). Do
+    /// not report the table as the kernel's while it is false.
+    pub fn synced(&self) -> bool {
+        self.synced
     }
 
     pub fn kernel(&mut self) -> &mut K {
@@ -117,16 +127,17 @@ impl<K: Kernel> Director<K> {
     /// A full pass: read the whole table, then desired, diff, apply. For
     /// start-up and the periodic resync, which repair drift.
     pub fn reconcile(&mut self, know: &impl Knowledge) -> Result<Report, IpvsError> {
-        let result = self
-            .kernel
-            .dump()
-            .and_then(|actual| self.pass(know, actual))
-            .map(|report| Report {
-                read: true,
-                ..report
-            });
+        // A failed read leaves the last view as it was (marked unsynced).
+        let result = self.kernel.dump().and_then(|mut actual| {
+            let result = self.pass(know, &mut actual);
+            self.last = actual;
+            result
+        });
         self.synced = result.is_ok();
-        result
+        result.map(|report| Report {
+            read: true,
+            ..report
+        })
     }
 
     /// A pass from the table as the last pass left it, without reading the
@@ -141,17 +152,22 @@ impl<K: Kernel> Director<K> {
         if !self.synced {
             return self.reconcile(know);
         }
-        let actual = std::mem::take(&mut self.last);
-        let result = self.pass(know, actual);
+        // Taken, not cloned (10,000 reals); put back whatever happens, so a
+        // failed pass leaves the last view, not an empty table.
+        let mut actual = std::mem::take(&mut self.last);
+        let result = self.pass(know, &mut actual);
+        self.last = actual;
         self.synced = result.is_ok();
         result
     }
 
-    fn pass(&mut self, know: &impl Knowledge, mut actual: Table) -> Result<Report, IpvsError> {
+    /// `actual` is edited in place: on an error it still holds the last
+    /// view plus the changes the kernel confirmed.
+    fn pass(&mut self, know: &impl Knowledge, actual: &mut Table) -> Result<Report, IpvsError> {
         let mut report = Report::default();
         for attempt in 0..=RACE_RETRIES {
-            let want = desired(&self.config, know, &actual);
-            let changes = diff(&actual, &want, &self.owned);
+            let want = desired(&self.config, know, actual);
+            let changes = diff(actual, &want, &self.owned);
             if changes.is_empty() {
                 break;
             }
@@ -165,7 +181,7 @@ impl<K: Kernel> Director<K> {
                         info!(%change, "applied");
                         // The kernel took it: the same edit on our copy
                         // keeps it exact without reading the table back.
-                        unsure |= apply_to(&mut actual, &change).is_err();
+                        unsure |= apply_to(actual, &change).is_err();
                         report.applied.push(change);
                     }
                     Err(e) if is_race(&e) && attempt < RACE_RETRIES => {
@@ -183,7 +199,7 @@ impl<K: Kernel> Director<K> {
             if !unsure {
                 break;
             }
-            actual = self.kernel.dump()?;
+            *actual = self.kernel.dump()?;
             report.read = true;
             if !raced {
                 break;
@@ -193,7 +209,7 @@ impl<K: Kernel> Director<K> {
         Ok(report)
     }
 
-    fn finish_pass(&mut self, actual: Table, report: &mut Report) {
+    fn finish_pass(&mut self, actual: &Table, report: &mut Report) {
         // Services removed from the configuration are no longer ours once gone.
         let configured: BTreeSet<ServiceKey> = self.config.virtuals.iter().map(|v| v.key).collect();
         let before = self.owned.len();
@@ -203,7 +219,7 @@ impl<K: Kernel> Director<K> {
             self.store_owned();
         }
         for v in &self.config.virtuals {
-            let serving = real_serving(v, &actual);
+            let serving = real_serving(v, actual);
             let was = !self.unserved.contains(&v.key);
             if serving != was {
                 report.serving_edges.push((v.key, serving));
@@ -215,7 +231,6 @@ impl<K: Kernel> Director<K> {
             }
         }
         self.unserved.retain(|k| configured.contains(k));
-        self.last = actual;
     }
 
     /// Whether the fallback server of this virtual is in the table.
@@ -518,3 +533,7 @@ mod tests {
         assert_eq!(d.table(), &want);
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_faults.rs"]
+mod faults;

@@ -9,11 +9,30 @@ use super::table::Table;
 #[derive(Debug, Default, Clone)]
 pub struct MemoryKernel {
     pub table: Table,
+    /// Fault injection: this many next reads of the table fail, as a
+    /// netlink socket whose recv failed would.
+    pub fail_dumps: usize,
+    /// Fault injection: this many next `apply_all` calls fail as a whole
+    /// (the transport failed; the outcome of the changes is unknown), after
+    /// applying nothing.
+    pub fail_applies: usize,
 }
 
 impl MemoryKernel {
     pub fn new(table: Table) -> MemoryKernel {
-        MemoryKernel { table }
+        MemoryKernel {
+            table,
+            ..MemoryKernel::default()
+        }
+    }
+}
+
+/// What an injected fault reports: the error a signal gave before the
+/// socket retried it.
+fn injected(op: Op) -> IpvsError {
+    IpvsError::Socket {
+        op,
+        source: std::io::Error::from(std::io::ErrorKind::Interrupted),
     }
 }
 
@@ -30,7 +49,20 @@ fn op_of(change: &Change) -> (Op, Target) {
 
 impl Kernel for MemoryKernel {
     fn dump(&mut self) -> Result<Table, IpvsError> {
+        if self.fail_dumps > 0 {
+            self.fail_dumps -= 1;
+            return Err(injected(Op::ListServices));
+        }
         Ok(self.table.clone())
+    }
+
+    fn apply_all(&mut self, changes: &[Change]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        if self.fail_applies > 0 {
+            self.fail_applies -= 1;
+            let op = changes.first().map_or(Op::ListServices, |c| op_of(c).0);
+            return Err(injected(op));
+        }
+        Ok(changes.iter().map(|c| self.apply(c)).collect())
     }
 
     fn apply(&mut self, change: &Change) -> Result<(), IpvsError> {

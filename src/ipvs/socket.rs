@@ -12,7 +12,7 @@
 //! failure is still tied to its change.
 
 use std::io::{Cursor, ErrorKind, Read};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use neli::consts::nl::NlmF;
 use neli::nl::{NlPayload, NlmsghdrBuilder};
@@ -115,7 +115,58 @@ fn open_socket(timeout: Duration) -> std::io::Result<Socket> {
 /// One datagram; a receive timeout becomes [`IpvsError::Timeout`].
 fn recv_into(sock: &Socket, buf: &mut [u8], op: Op, timeout: Duration) -> Result<usize, IpvsError> {
     let mut s = sock;
-    s.read(buf).map_err(|e| io_error(op, e, timeout))
+    retry_interrupted(sock, op, timeout, Direction::Recv, || s.read(buf))
+}
+
+/// Which of the socket's timeouts a retry shortens.
+#[derive(Clone, Copy)]
+enum Direction {
+    Send,
+    Recv,
+}
+
+/// Runs one socket call, again after each `EINTR`. With `SO_RCVTIMEO` or
+/// `SO_SNDTIMEO` set the kernel never restarts the call after a signal
+/// (signal(7)), so a SIGHUP arriving during a dump would fail the pass. The
+/// wait stays bounded by `timeout` from the first try: each retry gets the
+/// time left as its timeout, so a storm of signals cannot extend it.
+fn retry_interrupted<T>(
+    sock: &Socket,
+    op: Op,
+    timeout: Duration,
+    dir: Direction,
+    mut call: impl FnMut() -> std::io::Result<T>,
+) -> Result<T, IpvsError> {
+    let set = |t: Duration| match dir {
+        Direction::Send => sock.set_write_timeout(Some(t)),
+        Direction::Recv => sock.set_read_timeout(Some(t)),
+    };
+    let deadline = Instant::now() + timeout;
+    let mut shortened = false;
+    let result = loop {
+        match call() {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // A zero timeout means "wait forever" to the kernel.
+                if left < Duration::from_millis(1) {
+                    break Err(IpvsError::Timeout {
+                        op,
+                        secs: timeout.as_secs(),
+                    });
+                }
+                debug!(?left, "netlink call interrupted by a signal; retrying");
+                if let Err(e) = set(left) {
+                    break Err(IpvsError::Socket { op, source: e });
+                }
+                shortened = true;
+            }
+            r => break r.map_err(|e| io_error(op, e, timeout)),
+        }
+    };
+    if shortened {
+        set(timeout).map_err(|source| IpvsError::Socket { op, source })?;
+    }
+    result
 }
 
 fn io_error(op: Op, e: std::io::Error, timeout: Duration) -> IpvsError {
@@ -223,7 +274,9 @@ impl Client {
     }
 
     fn send(&self, op: Op, buf: &[u8]) -> Result<(), IpvsError> {
-        let n = self.sock.send(buf).map_err(|e| self.io_error(op, e))?;
+        let n = retry_interrupted(&self.sock, op, self.timeout, Direction::Send, || {
+            self.sock.send(buf)
+        })?;
         if n != buf.len() {
             return Err(IpvsError::Socket {
                 op,
@@ -235,10 +288,6 @@ impl Client {
 
     fn recv(&mut self, op: Op) -> Result<usize, IpvsError> {
         recv_into(&self.sock, &mut self.rbuf, op, self.timeout)
-    }
-
-    fn io_error(&self, op: Op, e: std::io::Error) -> IpvsError {
-        io_error(op, e, self.timeout)
     }
 
     /// Sends one request and feeds each data reply to `on_data` until the
@@ -408,5 +457,92 @@ mod tests {
             "returned after {waited:?}"
         );
         assert!(waited < Duration::from_secs(5), "took {waited:?}");
+    }
+
+    /// A handler for SIGUSR2, installed once for the process (by tokio,
+    /// since this crate forbids `unsafe`). Its flags do not matter: the
+    /// kernel never restarts a recv on a socket with a timeout (signal(7)),
+    /// so each signal makes the blocked recv fail EINTR.
+    fn interrupting_handler() -> nix::sys::signal::Signal {
+        static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        INSTALLED.get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap();
+            let _guard = rt.enter();
+            // The handler stays after the stream is gone.
+            drop(
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2())
+                    .unwrap(),
+            );
+        });
+        nix::sys::signal::Signal::SIGUSR2
+    }
+
+    /// Signals the receiving thread until it returns; how many were sent.
+    fn storm(
+        rx: std::thread::JoinHandle<Result<usize, IpvsError>>,
+        thread: nix::sys::pthread::Pthread,
+        until_sent: usize,
+        then: impl FnOnce(),
+    ) -> (Result<usize, IpvsError>, usize) {
+        let sig = interrupting_handler();
+        let mut sent = 0;
+        let mut then = Some(then);
+        while !rx.is_finished() {
+            if nix::sys::pthread::pthread_kill(thread, sig).is_ok() {
+                sent += 1;
+            }
+            if sent == until_sent {
+                if let Some(f) = then.take() {
+                    f();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (rx.join().unwrap(), sent)
+    }
+
+    fn receiver(
+        sock: Socket,
+        t: Duration,
+    ) -> (
+        std::thread::JoinHandle<Result<usize, IpvsError>>,
+        nix::sys::pthread::Pthread,
+    ) {
+        let (tx, id) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            tx.send(nix::sys::pthread::pthread_self()).unwrap();
+            let mut buf = vec![0u8; 64];
+            recv_into(&sock, &mut buf, Op::ListServices, t)
+        });
+        (h, id.recv().unwrap())
+    }
+
+    #[test]
+    fn a_signal_during_recv_is_retried_not_an_error() {
+        let t = Duration::from_secs(30);
+        let (a, b) = Socket::pair(Domain::UNIX, Type::DGRAM, None).unwrap();
+        a.set_read_timeout(Some(t)).unwrap();
+        let (rx, thread) = receiver(a, t);
+        // Twenty signals hit the blocked recv, then the datagram comes.
+        let (res, sent) = storm(rx, thread, 20, || {
+            b.send(b"reply").unwrap();
+        });
+        assert!(sent >= 20, "{sent}");
+        assert_eq!(res.unwrap(), 5);
+    }
+
+    #[test]
+    fn a_stream_of_signals_does_not_extend_the_timeout_forever() {
+        let t = Duration::from_millis(300);
+        let (a, _b) = Socket::pair(Domain::UNIX, Type::DGRAM, None).unwrap();
+        a.set_read_timeout(Some(t)).unwrap();
+        let (rx, thread) = receiver(a, t);
+        // Signals keep coming until the recv gives up: it must, with a
+        // timeout (each retry restarting the full timeout would never end).
+        let (res, _) = storm(rx, thread, usize::MAX, || {});
+        assert!(matches!(res, Err(IpvsError::Timeout { .. })), "{res:?}");
     }
 }
