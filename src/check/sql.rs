@@ -156,13 +156,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
     }
 }
 
+/// The largest packet a mysql probe accepts. Left unset, mysql_async asks
+/// the server its `@@max_allowed_packet` (up to 1 GiB) and buffers a packet
+/// that large; a bigger one now fails the probe as soon as its header is
+/// read. Until the login is done, mysql_async's own 4 MiB default applies.
+const MYSQL_MAX_PACKET: usize = 1 << 20;
+
+/// Set only so that mysql_async does not ask the server for it: it is used
+/// for pooled connections' idle expiry, which a one-shot probe never meets.
+const MYSQL_WAIT_TIMEOUT_SECS: usize = 28_800;
+
 async fn mysql(addr: SocketAddr, query: &str, credentials: &Credentials) -> Result<bool, String> {
+    // mysql_async offers no way to hand it our own stream, so unlike pgsql
+    // there is no byte cap on the connection, only the packet limit.
     let mut opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(addr.ip().to_string())
         .tcp_port(addr.port())
         .user(Some(credentials.login.clone()))
         .pass(Some(credentials.password.clone()))
-        .prefer_socket(false);
+        .prefer_socket(false)
+        .max_allowed_packet(Some(MYSQL_MAX_PACKET))
+        .wait_timeout(Some(MYSQL_WAIT_TIMEOUT_SECS));
     if !credentials.database.is_empty() {
         opts = opts.db_name(Some(credentials.database.clone()));
     }
