@@ -38,6 +38,7 @@ use super::monitor::MonitorFiles;
 use super::notify;
 use super::pidfile::{self, Flavor, InstanceLock, LockError, LockRecord, PidFile};
 use super::status;
+use super::sync::{SyncError, SyncThreads};
 use super::watch::FileWatch;
 
 /// How a director process is set up (from the command line).
@@ -92,12 +93,19 @@ pub enum DaemonError {
     Ipvs(#[from] IpvsError),
     #[error("{0}")]
     Lock(#[from] LockError),
+    #[error("{}: {}", .0, cause_of(.0))]
+    Sync(#[from] SyncError),
     #[error("{what}: {source}")]
     Io {
         what: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The kernel's word under a sync error, for the one line an operator reads.
+fn cause_of(e: &SyncError) -> String {
+    std::error::Error::source(e).map_or_else(String::new, ToString::to_string)
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
@@ -204,6 +212,8 @@ struct State {
     /// What the status file on disk was made from: rewriting 10,000 reals
     /// that did not change is most of a no-op pass.
     status_basis: Option<StatusBasis>,
+    /// `syncdaemon=`: the kernel's sync threads lvsd started.
+    sync: SyncThreads,
 }
 
 /// The inputs of the last status file written, besides the configuration
@@ -447,6 +457,17 @@ impl State {
 
     /// Reload: parse and validate fully, then swap. A bad file changes
     /// nothing; health of unchanged checks is kept by the engine.
+    /// The sync threads after a reload: a failure is logged and the
+    /// director goes on serving with the threads it has.
+    fn apply_sync(&mut self) {
+        let want = self.director.config().global.sync.clone();
+        let sync = &mut self.sync;
+        let director = &mut self.director;
+        if let Err(e) = tokio::task::block_in_place(|| sync.apply(director.kernel(), &want)) {
+            error!("{}; the sync threads stay as they were", DaemonError::from(e));
+        }
+    }
+
     fn reload(&mut self) {
         let started = std::time::Instant::now();
         self.phase = Phase::Reloading;
@@ -482,6 +503,7 @@ impl State {
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
                     self.director.set_config(config);
+                    self.apply_sync();
                     self.status_basis = None;
                     self.new_config = true;
                     if let Err(e) = self.metrics.configure(self.director.config()) {
@@ -633,7 +655,12 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     engine.apply(check_specs);
     let maintenance = Maintenance::new(config.global.maintenancedir.clone());
     let watch = FileWatch::new(&opts.config);
-    let director = Director::new(client, config, recorded, Some(opts.owned_path()));
+    let sync_config = config.global.sync.clone();
+    let mut director = Director::new(client, config, recorded, Some(opts.owned_path()));
+    // The sync threads before the table: a start that cannot run what was
+    // asked for refuses, as for metrics, before touching anything.
+    let mut sync = SyncThreads::new(opts.owned_path().with_extension("sync"));
+    tokio::task::block_in_place(|| sync.apply(director.kernel(), &sync_config))?;
     let st_flavor = opts.flavor;
     let mut st = State {
         opts,
@@ -656,6 +683,7 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
         metrics,
         status_cost: Duration::ZERO,
         status_basis: None,
+        sync,
     };
     st.rescan_maintenance();
 
@@ -713,6 +741,7 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
         }
         Err(e) => error!(error = %e, "cleanstop: cannot read the table"),
     }
+    tokio::task::block_in_place(|| st.sync.stop(st.director.kernel()));
     let unserved: Vec<ServiceKey> = st.director.unserved().copied().collect();
     for v in &st.director.config().virtuals {
         if unserved.contains(&v.key) {

@@ -7,7 +7,9 @@
 //! keepalived) is left alone and reported. The plan is pure ([`plan`]); the
 //! kernel is behind [`SyncKernel`], so the rules are tested without one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use tracing::{error, info, warn};
 
 use crate::config::model::Sync;
 use crate::ipvs::snapshot::{Daemon, DaemonState, Timeouts};
@@ -265,6 +267,62 @@ pub fn view(k: &mut impl SyncKernel, ours: Ours) -> SyncView {
             threads: Vec::new(),
             error: Some(format!("cannot list the sync threads: {e}")),
         },
+    }
+}
+
+/// The daemon's side: lvsd's record of its own threads, and logging.
+pub struct SyncThreads {
+    ours: Ours,
+    record: PathBuf,
+}
+
+impl SyncThreads {
+    /// `record`: where lvsd keeps which threads it started (beside the
+    /// ownership record).
+    pub fn new(record: PathBuf) -> SyncThreads {
+        SyncThreads {
+            ours: Ours::load(&record),
+            record,
+        }
+    }
+
+    /// Brings the threads in line with `s`; logs what it did. The error is
+    /// for the caller to decide: fatal at start, logged on reload.
+    pub fn apply(&mut self, k: &mut impl SyncKernel, s: &Sync) -> Result<(), SyncError> {
+        let before = self.ours;
+        let result = step(k, s, &mut self.ours);
+        if self.ours != before {
+            if let Err(e) = self.ours.store(&self.record) {
+                warn!(path = %self.record.display(), error = %e, "cannot record the sync threads lvsd started");
+            }
+        }
+        for a in result.as_deref().unwrap_or_default() {
+            match a {
+                Action::Start(d) => info!(role = state_name(d.state), interface = %d.mcast_ifn, syncid = d.sync_id, "sync thread started"),
+                Action::Restart(d) => info!(role = state_name(d.state), interface = %d.mcast_ifn, syncid = d.sync_id, "sync thread restarted with new settings"),
+                Action::Stop(st) => info!(role = state_name(*st), "sync thread stopped"),
+                Action::Foreign { state, differs } => warn!(
+                    role = state_name(*state),
+                    differs = *differs,
+                    "a sync thread not started by lvsd runs; left alone"
+                ),
+            }
+        }
+        result.map(|_| ())
+    }
+
+    /// At shutdown: stops the threads lvsd started.
+    pub fn stop(&mut self, k: &mut impl SyncKernel) {
+        if self.ours == Ours::default() {
+            return;
+        }
+        match stop_ours(k, &mut self.ours) {
+            Ok(()) => info!("sync threads stopped"),
+            Err(e) => error!(error = %e, cause = ?std::error::Error::source(&e), "cannot stop the sync threads"),
+        }
+        if let Err(e) = self.ours.store(&self.record) {
+            warn!(path = %self.record.display(), error = %e, "cannot record the sync threads lvsd started");
+        }
     }
 }
 
