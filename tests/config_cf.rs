@@ -464,6 +464,11 @@ fn errors_with_their_line_numbers() {
         (&format!("{V}\tchecktype=sometimes\n"), 3, "checktype must be"),
         (&format!("{V}\tservice=gopher\n"), 3, "service must be"),
         (&format!("{V}\tservice=oracle\n"), 3, "cannot check Oracle"),
+        (
+            &format!("{V}\tprotocol=sctp\n\tservice=http\n"),
+            4,
+            "do not speak SCTP",
+        ),
         (&format!("{V}\trequest=/x\n"), 3, "double-quoted"),
         (&format!("{V}\treceive=\"\"\n"), 3, "invalid receive string"),
         (&format!("{V}\treceive=\"(unclosed\"\n"), 3, "invalid receive regex"),

@@ -1,7 +1,8 @@
 //! `checktype=connect`: a TCP connect to the real server, closed at once.
 //!
 //! For UDP virtuals ldirectord pings instead (a UDP "connect" proves
-//! nothing); the prober routes those to [`super::ping`].
+//! nothing); the prober routes those to [`super::ping`], and SCTP virtuals
+//! to [`super::sctp`].
 
 use tokio::net::TcpStream;
 

@@ -52,6 +52,7 @@ mod pop;
 pub mod prober;
 mod radius;
 mod runner;
+mod sctp;
 mod simpletcp;
 mod sip;
 mod smtp;

@@ -5,8 +5,8 @@ use super::http::HttpChecker;
 use super::ping::Pinger;
 use super::spec::{Method, Probe, Protocol, Service};
 use super::{
-    connect, dns, external, ftp, imap, ldap, nntp, pop, radius, simpletcp, sip, smtp, sql, Checker,
-    Outcome,
+    connect, dns, external, ftp, imap, ldap, nntp, pop, radius, sctp, simpletcp, sip, smtp, sql,
+    Checker, Outcome,
 };
 
 /// Runs probes against real servers.
@@ -80,6 +80,7 @@ impl Checker for Prober {
     async fn check(&self, probe: &Probe, method: Method<'_>) -> Outcome {
         match method {
             Method::Connect if probe.target.protocol == Protocol::Udp => self.ping(probe).await,
+            Method::Connect if probe.target.protocol == Protocol::Sctp => sctp::check(probe).await,
             Method::Connect => connect::check(probe).await,
             Method::Ping => self.ping(probe).await,
             Method::External(ext) => external::check(probe, ext).await,

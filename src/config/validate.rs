@@ -27,6 +27,17 @@ pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diag
              set service= or checktype= explicitly",
         );
     }
+    if let Some(s) = d.service.as_ref().filter(|s| s.value != CheckService::None) {
+        // Every negotiate checker is a TCP (or UDP) client: on an SCTP
+        // virtual it would test some other service than the one balanced.
+        if v.protocol() == Some(Protocol::Sctp) && uses_negotiate(v) {
+            diags.error(
+                s.line,
+                "negotiate checks do not speak SCTP; use checktype=connect (an SCTP \
+                 association) or an external check on an sctp virtual service",
+            );
+        }
+    }
     shared_destinations(v, diags);
     if let Some(s) = &d.schedflags {
         // ipvsadm's check: `sh-*` only with sh, `mh-*` only with mh.
