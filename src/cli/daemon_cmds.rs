@@ -4,13 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::check::escape_text;
 use crate::config;
 use crate::daemon::control::{self, Instance, EXIT_FAIL, EXIT_OK};
 use crate::daemon::maintenance::set_drained;
 use crate::daemon::pidfile::{Flavor, PidFile};
 use crate::daemon::run;
-use crate::daemon::status::DaemonStatus;
 
 use super::ldcompat::LdArgs;
 
@@ -109,58 +107,4 @@ pub fn drain(a: DrainArgs, drained: bool) -> u8 {
 pub fn ldirectord(flavor: Flavor, a: LdArgs) -> u8 {
     let inst = Instance::from_ld(flavor, &a);
     control::act(&inst, a.action, a.debug, a.format)
-}
-
-/// `s` with every text escaped, for `lvsd status` on a terminal. The daemon
-/// writes escaped reasons already; this holds for a status file edited or
-/// written by something else too (root-owned, but read by a terminal).
-pub fn escaped_status(s: &DaemonStatus) -> DaemonStatus {
-    let mut s = s.clone();
-    for v in &mut s.virtuals {
-        v.service = escape_text(&v.service);
-        v.scheduler = escape_text(&v.scheduler);
-        for r in &mut v.reals {
-            r.real = escape_text(&r.real);
-            r.health = escape_text(&r.health);
-            r.last = r.last.as_deref().map(escape_text);
-        }
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::daemon::status::{render, RealStatus, VirtualStatus};
-
-    #[test]
-    fn a_hand_edited_status_renders_without_control_characters() {
-        let s = DaemonStatus {
-            pid: 1,
-            config: "/etc/ha.d/web.cf".into(),
-            virtuals: vec![VirtualStatus {
-                service: "tcp 10.0.0.1:80\x1b]0;x\x07".into(),
-                ipvsadm: String::new(),
-                scheduler: "wrr".into(),
-                present: true,
-                fallback_active: false,
-                reals: vec![RealStatus {
-                    real: "10.0.1.1:80".into(),
-                    health: "up".into(),
-                    maintenance: false,
-                    weight: Some(1),
-                    configured_weight: 1,
-                    failures: 0,
-                    last: Some("down (x: \x1b[2J\nlvsd[1]: real 10.0.1.2:80 up)".into()),
-                }],
-            }],
-        };
-        let out = render(&escaped_status(&s));
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 2, "{out}");
-        let controls = lines.iter().flat_map(|l| l.chars()).any(char::is_control);
-        assert!(!controls, "{out:?}");
-        assert!(lines[1].ends_with(r"down (x: \x1b[2J\nlvsd[1]: real 10.0.1.2:80 up)"));
-        assert!(lines[0].starts_with(r"tcp 10.0.0.1:80\x1b]0;x\x07"));
-    }
 }

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::daemon::pidfile::Flavor;
 
 mod config_cmds;
-pub(crate) mod daemon_cmds;
+mod daemon_cmds;
 mod ipvs_admin;
 mod ipvs_cmds;
 pub mod ldcompat;

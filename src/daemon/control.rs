@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::cli::ldcompat::{Action, Format, LdArgs};
+use super::invocation::{Action, Format, LdArgs};
 use crate::config::{self, model::LogTarget};
 
 use super::pidfile::{self, Flavor, LockRecord, PidFile, ProcState};
@@ -444,10 +444,7 @@ fn print_text_status(inst: &Instance, r: &status::Report, code: u8) {
         (status::DaemonState::Running, Some(pid)) => {
             eprintln!("{prog} for {config} is running with pid: {pid}");
             if let Some(s) = &r.status {
-                print!(
-                    "{}",
-                    status::render(&crate::cli::daemon_cmds::escaped_status(s))
-                );
+                print!("{}", status::render(s));
             } else {
                 eprintln!("warning: the daemon has not written its status yet");
             }

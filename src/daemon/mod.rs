@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod control;
 pub mod execute;
 pub mod hooks;
+pub mod invocation;
 pub mod logging;
 pub mod mailer;
 pub mod maintenance;

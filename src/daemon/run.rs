@@ -464,7 +464,10 @@ impl State {
         let sync = &mut self.sync;
         let director = &mut self.director;
         if let Err(e) = tokio::task::block_in_place(|| sync.apply(director.kernel(), &want)) {
-            error!("{}; the sync threads stay as they were", DaemonError::from(e));
+            error!(
+                "{}; the sync threads stay as they were",
+                DaemonError::from(e)
+            );
         }
     }
 

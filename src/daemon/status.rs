@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::check::engine::Status as CheckStatus;
-use crate::check::Health;
+use crate::check::{escape_text, Health};
 use crate::config::model::Config;
 use crate::director::desired::{fallback_active, RealKey};
 use crate::director::plan::dest_addr;
@@ -148,7 +148,11 @@ pub fn load(path: &Path) -> io::Result<DaemonStatus> {
 }
 
 /// The table `lvsd status` prints under the "running" line.
+/// The text of `lvsd status`. Every text is escaped here too: the daemon
+/// writes escaped reasons, but a status file edited or written by
+/// something else must not reach a terminal raw either.
 pub fn render(s: &DaemonStatus) -> String {
+    let s = &escaped(s);
     let mut out = String::new();
     for v in &s.virtuals {
         let _ = write!(out, "{} {}", v.service, v.scheduler);
@@ -318,6 +322,23 @@ pub fn render_porcelain(r: &Report) -> String {
     out
 }
 
+/// `s` with every text escaped, for `lvsd status` on a terminal. The daemon
+/// writes escaped reasons already; this holds for a status file edited or
+/// written by something else too (root-owned, but read by a terminal).
+fn escaped(s: &DaemonStatus) -> DaemonStatus {
+    let mut s = s.clone();
+    for v in &mut s.virtuals {
+        v.service = escape_text(&v.service);
+        v.scheduler = escape_text(&v.scheduler);
+        for r in &mut v.reals {
+            r.real = escape_text(&r.real);
+            r.health = escape_text(&r.health);
+            r.last = r.last.as_deref().map(escape_text);
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,5 +460,36 @@ mod tests {
             render_porcelain(&r),
             "lvsd-status\t1\ndaemon\tstopped\t-\tnone\t/x.cf\t/run/lvsd.x.cf.pid\n"
         );
+    }
+
+    #[test]
+    fn a_hand_edited_status_renders_without_control_characters() {
+        let s = DaemonStatus {
+            pid: 1,
+            config: "/etc/ha.d/web.cf".into(),
+            virtuals: vec![VirtualStatus {
+                service: "tcp 10.0.0.1:80\x1b]0;x\x07".into(),
+                ipvsadm: String::new(),
+                scheduler: "wrr".into(),
+                present: true,
+                fallback_active: false,
+                reals: vec![RealStatus {
+                    real: "10.0.1.1:80".into(),
+                    health: "up".into(),
+                    maintenance: false,
+                    weight: Some(1),
+                    configured_weight: 1,
+                    failures: 0,
+                    last: Some("down (x: \x1b[2J\nlvsd[1]: real 10.0.1.2:80 up)".into()),
+                }],
+            }],
+        };
+        let out = render(&s);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        let controls = lines.iter().flat_map(|l| l.chars()).any(char::is_control);
+        assert!(!controls, "{out:?}");
+        assert!(lines[1].ends_with(r"down (x: \x1b[2J\nlvsd[1]: real 10.0.1.2:80 up)"));
+        assert!(lines[0].starts_with(r"tcp 10.0.0.1:80\x1b]0;x\x07"));
     }
 }

@@ -298,8 +298,12 @@ impl SyncThreads {
         }
         for a in result.as_deref().unwrap_or_default() {
             match a {
-                Action::Start(d) => info!(role = state_name(d.state), interface = %d.mcast_ifn, syncid = d.sync_id, "sync thread started"),
-                Action::Restart(d) => info!(role = state_name(d.state), interface = %d.mcast_ifn, syncid = d.sync_id, "sync thread restarted with new settings"),
+                Action::Start(d) => {
+                    info!(role = state_name(d.state), interface = %d.mcast_ifn, syncid = d.sync_id, "sync thread started")
+                }
+                Action::Restart(d) => {
+                    info!(role = state_name(d.state), interface = %d.mcast_ifn, syncid = d.sync_id, "sync thread restarted with new settings")
+                }
                 Action::Stop(st) => info!(role = state_name(*st), "sync thread stopped"),
                 Action::Foreign { state, differs } => warn!(
                     role = state_name(*state),
@@ -318,7 +322,9 @@ impl SyncThreads {
         }
         match stop_ours(k, &mut self.ours) {
             Ok(()) => info!("sync threads stopped"),
-            Err(e) => error!(error = %e, cause = ?std::error::Error::source(&e), "cannot stop the sync threads"),
+            Err(e) => {
+                error!(error = %e, cause = ?std::error::Error::source(&e), "cannot stop the sync threads")
+            }
         }
         if let Err(e) = self.ours.store(&self.record) {
             warn!(path = %self.record.display(), error = %e, "cannot record the sync threads lvsd started");
