@@ -226,6 +226,10 @@ def report(sessions):
             if outage is None or e - prev > outage:
                 outage, gap_new, outage_from = e - prev, e - t_fail, prev - t_fail
             prev = e
+        # an outage still going on when the client stops has no end (gap_new_s null)
+        t_end = now()
+        if t_end - prev > args.probe + args.probe_timeout and (outage is None or t_end - prev > outage):
+            outage, gap_new, outage_from = t_end - prev, None, prev - t_fail
     r = {
         "conns": len(echo),
         "survived": sum(1 for s in echo if s.error is None and s.ok_after_fail),
