@@ -90,6 +90,32 @@ async fn connect(
     }
 }
 
+/// The bind and search against a server whose answers are `answer`, for
+/// `fuzz/` only: whatever the bytes, an error or a DN, never a panic, and
+/// never more read than the caps allow.
+pub(crate) fn fuzz_session(answer: &[u8]) {
+    use tokio::io::AsyncWriteExt as _;
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    rt.block_on(async {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let creds = Credentials {
+            login: "cn=admin".into(),
+            password: "secret".into(),
+            database: String::new(),
+        };
+        let serve = async move {
+            let _ = server.write_all(answer).await;
+            let _ = server.shutdown().await;
+            // Keep reading the requests, so the client never blocks on them.
+            let mut sink = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut server, &mut sink).await;
+        };
+        let _ = tokio::join!(serve, session(client, "dc=example", &creds));
+    });
+}
+
 /// Binds, searches, and returns the DN of the one entry found.
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,

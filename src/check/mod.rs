@@ -157,6 +157,13 @@ pub trait Checker: Send + Sync + 'static {
     fn check(&self, probe: &Probe, method: Method<'_>) -> impl Future<Output = Outcome> + Send;
 }
 
+/// The LDAP bind and search against a server answering these bytes, for
+/// `fuzz/` only.
+#[doc(hidden)]
+pub fn fuzz_ldap_answer(bytes: &[u8]) {
+    ldap::fuzz_session(bytes);
+}
+
 /// The plain HTTP answer parser on arbitrary bytes, for `fuzz/` only.
 #[doc(hidden)]
 pub fn fuzz_http_answer(bytes: &[u8]) {
