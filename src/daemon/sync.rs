@@ -21,6 +21,8 @@ pub trait SyncKernel {
     fn start_daemon(&mut self, d: &Daemon) -> Result<(), IpvsError>;
     fn stop_daemon(&mut self, state: DaemonState) -> Result<(), IpvsError>;
     fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError>;
+    /// Whether this network namespace has an interface of that name.
+    fn has_interface(&self, name: &str) -> bool;
 }
 
 impl SyncKernel for Client {
@@ -35,6 +37,9 @@ impl SyncKernel for Client {
     }
     fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
         Client::set_timeouts(self, t)
+    }
+    fn has_interface(&self, name: &str) -> bool {
+        nix::net::if_::if_nametoindex(name).is_ok()
     }
 }
 
@@ -213,6 +218,18 @@ pub fn step(k: &mut impl SyncKernel, s: &Sync, ours: &mut Ours) -> Result<Vec<Ac
         }
     }
     let actions = plan(&wanted(s), &running, *ours);
+    // A missing interface is refused before anything is stopped: a reload
+    // naming one must leave the running threads as they are.
+    for a in &actions {
+        if let Action::Start(d) | Action::Restart(d) = a {
+            if !k.has_interface(&d.mcast_ifn) {
+                return Err(SyncError::NoInterface(
+                    state_name(d.state),
+                    d.mcast_ifn.clone(),
+                ));
+            }
+        }
+    }
     for a in &actions {
         match a {
             Action::Start(d) => {
@@ -338,6 +355,8 @@ pub enum SyncError {
     Timeouts(#[source] Box<IpvsError>),
     #[error("cannot list the sync threads")]
     List(#[source] Box<IpvsError>),
+    #[error("cannot start the {0} sync thread on interface {1}: no such interface")]
+    NoInterface(&'static str, String),
     #[error("cannot start the {0} sync thread on interface {1}")]
     Start(&'static str, String, #[source] Box<IpvsError>),
     #[error("cannot stop the {0} sync thread")]
@@ -392,6 +411,9 @@ mod tests {
         fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
             self.timeouts = Some(*t);
             Ok(())
+        }
+        fn has_interface(&self, name: &str) -> bool {
+            self.interfaces.contains(&name)
         }
     }
 
@@ -462,10 +484,23 @@ mod tests {
         let e = step(&mut k, &sync(SyncRole::Master, "nope0", 3), &mut ours).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "cannot start the master sync thread on interface nope0"
+            "cannot start the master sync thread on interface nope0: no such interface"
         );
         assert!(k.running.is_empty());
         assert_eq!(ours, Ours::default());
+    }
+
+    /// Found by integration/tests/sync.rs: a reload naming a missing
+    /// interface stopped the running thread, then failed to start the new.
+    #[test]
+    fn a_reload_to_a_missing_interface_keeps_the_running_thread() {
+        let mut k = fake();
+        let mut ours = Ours::default();
+        step(&mut k, &sync(SyncRole::Master, "eth0", 3), &mut ours).unwrap();
+        assert!(step(&mut k, &sync(SyncRole::Master, "nope0", 3), &mut ours).is_err());
+        assert_eq!(k.running.len(), 1);
+        assert_eq!(k.running[0].mcast_ifn, "eth0");
+        assert!(ours.master);
     }
 
     #[test]
