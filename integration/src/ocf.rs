@@ -115,7 +115,9 @@ impl Agent {
         self.run_with(action, "")
     }
 
-    /// Runs ACTION and asserts its exit code.
+    /// Runs ACTION and asserts its exit code (the failure names the
+    /// caller's line: a test calls the same action several times).
+    #[track_caller]
     pub fn expect(&self, action: &str, extra: &str, want: i32) -> String {
         let (code, text) = self.run_with(action, extra);
         assert_eq!(

@@ -230,8 +230,10 @@ fn agent_actions_return_the_right_codes() {
         .expect("a pid");
     assert_eq!(lvsd.pid(), None, "the derived pid file is not written");
     own.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
-    // The default resource does not see it: another pid file.
-    agent.expect("monitor", "", rc::NOT_RUNNING);
+    // One daemon per configuration (the instance lock): the default
+    // resource sees it too, whatever pid file it names, and would not start
+    // a second one.
+    agent.expect("monitor", "", rc::SUCCESS);
     let (code, r) = status_json(&lvsd, Some(&pidfile_s));
     assert_eq!((code, r.state, r.pid), (0, DaemonState::Running, Some(pid)));
     assert_eq!(r.pidfile, pidfile);
@@ -373,14 +375,15 @@ fn debian_package_installs_and_its_agent_runs_the_farm() {
     agent.expect("monitor", "OCF_CHECK_LEVEL=10", rc::SUCCESS);
     let got = t.fetch(4, None);
     assert!(got.iter().all(Option::is_some), "traffic: {got:?}");
-    // The ldirectord name answers for its own pid file (ldirectord.op.cf.pid).
+    // One daemon per configuration, whatever the program's name: the
+    // ldirectord name sees the daemon the agent started for this file.
     let ld = sh_output_in(
         &lvsd.ns,
         &format!("/usr/lib/lvsd/ldirectord {} status", lvsd.config.display()),
     );
     assert_eq!(
-        ld.0, 3,
-        "the ldirectord name runs no instance yet: {}",
+        ld.0, 0,
+        "the ldirectord name sees this configuration's daemon: {}",
         ld.1
     );
     agent.expect("stop", "", rc::SUCCESS);
