@@ -93,11 +93,11 @@ pub fn directive(s: &mut Sync, key: &str, value: &str, line: usize) -> Option<Re
             s.line = line;
         }),
         "syncinterface" => interface(value).map(|i| s.interface = Some(i)),
-        "syncid" => number::<u8>(key, value, 0).map(|n| s.syncid = n),
-        "syncmaxlen" => number::<u16>(key, value, 1).map(|n| s.maxlen = Some(n)),
+        "syncid" => number::<u8>(key, value, 0, 255).map(|n| s.syncid = n),
+        "syncmaxlen" => number::<u16>(key, value, 1, 65535).map(|n| s.maxlen = Some(n)),
         "syncgroup" => group(value).map(|g| s.group = Some(g)),
-        "syncport" => number::<u16>(key, value, 1).map(|n| s.port = Some(n)),
-        "syncttl" => number::<u8>(key, value, 1).map(|n| s.ttl = Some(n)),
+        "syncport" => number::<u16>(key, value, 1, 65535).map(|n| s.port = Some(n)),
+        "syncttl" => number::<u8>(key, value, 1, 255).map(|n| s.ttl = Some(n)),
         "ipvstimeouts" => timeouts(value).map(|t| s.timeouts = Some(t)),
         _ => return None,
     };
@@ -135,30 +135,13 @@ fn interface(v: &str) -> Result<String, String> {
     }
 }
 
-/// A number from `min` to the largest `T` holds.
-fn number<T: TryFrom<u64> + Into<u64> + num_max::Max>(
-    key: &str,
-    v: &str,
-    min: u64,
-) -> Result<T, String> {
-    let max: u64 = T::MAX.into();
+/// A number from `min` to `max`.
+fn number<T: TryFrom<u64>>(key: &str, v: &str, min: u64, max: u64) -> Result<T, String> {
     v.parse::<u64>()
         .ok()
         .filter(|n| (min..=max).contains(n))
         .and_then(|n| T::try_from(n).ok())
         .ok_or_else(|| format!("invalid {key} {v:?}: a number from {min} to {max}"))
-}
-
-mod num_max {
-    pub trait Max {
-        const MAX: Self;
-    }
-    impl Max for u8 {
-        const MAX: u8 = u8::MAX;
-    }
-    impl Max for u16 {
-        const MAX: u16 = u16::MAX;
-    }
 }
 
 fn group(v: &str) -> Result<IpAddr, String> {
@@ -206,15 +189,6 @@ pub fn validate(s: &Sync, cf: bool, diags: &mut Diagnostics) {
             s.other_line,
             "sync settings are ignored without syncdaemon=master, backup or both",
         );
-    }
-    if let (Some(g), true) = (s.group, s.enabled()) {
-        if g.is_ipv6() && s.ttl.is_some_and(|t| t > 1) {
-            // Not an error: the kernel takes it; the warning says what happens.
-            diags.warn(
-                s.other_line,
-                "syncttl above 1 lets sync messages cross routers",
-            );
-        }
     }
     if cf && (s.line != 0 || s.other_line != 0) {
         let line = if s.line != 0 { s.line } else { s.other_line };

@@ -157,8 +157,8 @@ impl Ours {
         o
     }
 
-    /// Writes the record: a temporary beside it, then a rename, so a crash
-    /// leaves the old record or the new one.
+    /// Writes the record as the other state files are written (no
+    /// symlink followed, fsync, rename).
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
         let mut text = String::new();
         if self.master {
@@ -167,18 +167,7 @@ impl Ours {
         if self.backup {
             text.push_str("backup\n");
         }
-        let tmp = path.with_extension("sync.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
+        super::pidfile::replace_file(path, text.as_bytes(), 0o644)
     }
 }
 
