@@ -21,13 +21,11 @@ use std::sync::Mutex;
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::{redirect, Certificate, Client, Proxy, StatusCode};
 
+use super::http_head::BODY_LIMIT;
 use super::http_plain::{self, Answer};
 use super::io::error_chain;
 use super::spec::{Http, HttpMethod, Probe};
 use super::Outcome;
-
-/// The most body a probe reads before giving up on the server.
-pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
 /// LWP's default redirect limit.
 const MAX_REDIRECTS: usize = 7;
