@@ -78,6 +78,12 @@ fn both_formats_read_the_same_values_and_convert_keeps_them() {
         );
     }
 
+    // Quoted, as ldirectord's paths may be.
+    let quoted = cf_text
+        .replace(&format!("={ca}"), &format!("=\"{ca}\""))
+        .replace("=www.example.test", "=\"www.example.test\"");
+    assert_eq!(valid(&quoted).virtuals[0].httpcheck, want);
+
     let toml_text = to_toml(&l.config);
     assert!(
         toml_text.contains("expectstatus = \"200,401-403\""),

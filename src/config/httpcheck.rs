@@ -60,12 +60,17 @@ pub fn directive(
     value: &str,
     line: usize,
 ) -> Option<Result<(), String>> {
+    // A path or name may be quoted in .cf, as ldirectord's paths may be.
+    let unquoted = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
     let result = match key {
         "verifytls" => super::values::yes_no(value)
             .map(|b| d.verifytls = at(b, line))
             .map_err(|m| format!("verifytls {m}")),
-        "tlscafile" => ca_file(value).map(|p| d.tlscafile = at(p, line)),
-        "tlsname" => tls_name(value).map(|n| d.tlsname = at(n, line)),
+        "tlscafile" => ca_file(unquoted).map(|p| d.tlscafile = at(p, line)),
+        "tlsname" => tls_name(unquoted).map(|n| d.tlsname = at(n, line)),
         "expectstatus" => expect_status(value).map(|s| d.expectstatus = at(s, line)),
         _ => return None,
     };
