@@ -1,7 +1,8 @@
 //! `ipvsadm -L` and its variants, byte for byte (ipvsadm 1.31): the default
 //! listing, `--stats`, `--rate`, `--thresholds`, `--persistent-conn`,
-//! `--tun-info`, `--exact`, plus `--timeout` and `--daemon`. Pure: a
-//! [`Snapshot`] in, text out; name lookups come through [`Names`].
+//! `--tun-info`, `--exact` (`--timeout` and `--daemon` live in `settings`
+//! and are re-exported here). Pure: a [`Snapshot`] in, text out; name
+//! lookups come through [`Names`].
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -12,9 +13,8 @@ pub use super::columns::largenum;
 use super::names::{addrport, truncate, Names};
 use super::order::{cmp_dests, cmp_services, glibc_sort, sorted_services};
 use super::save::{sched_flag_names, shown_netmask};
-use crate::ipvs::snapshot::{
-    Daemon, DaemonState, DestCounters, Info, ServiceDump, Snapshot, Stats, Timeouts,
-};
+pub use super::settings::{render_daemons, render_timeouts};
+use crate::ipvs::snapshot::{DestCounters, Info, ServiceDump, Snapshot, Stats};
 use crate::ipvs::table::{
     svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, TunnelCsum, TunnelType,
 };
@@ -349,46 +349,6 @@ pub fn listing_order(kernel_order: &[ServiceKey]) -> Vec<usize> {
         cmp_services(&kernel_order[*a], &kernel_order[*b])
     });
     v
-}
-
-/// `ipvsadm -L --timeout`
-pub fn render_timeouts(t: &Timeouts) -> String {
-    format!(
-        "Timeout (tcp tcpfin udp): {} {} {}\n",
-        t.tcp as i32, t.tcp_fin as i32, t.udp as i32
-    )
-}
-
-/// `ipvsadm -L --daemon`: master first, then backup.
-pub fn render_daemons(daemons: &[Daemon]) -> String {
-    let mut out = String::new();
-    for state in [DaemonState::Master, DaemonState::Backup] {
-        for d in daemons.iter().filter(|d| d.state == state) {
-            let kind = match state {
-                DaemonState::Master => "master",
-                DaemonState::Backup => "backup",
-            };
-            let _ = write!(
-                out,
-                "{kind} sync daemon (mcast={}, syncid={}",
-                d.mcast_ifn, d.sync_id as i32
-            );
-            if d.sync_maxlen != 0 {
-                let _ = write!(out, ", maxlen={}", d.sync_maxlen);
-            }
-            if let Some(g) = d.mcast_group {
-                let _ = write!(out, ", group={g}");
-            }
-            if d.mcast_port != 0 {
-                let _ = write!(out, ", port={}", d.mcast_port);
-            }
-            if d.mcast_ttl != 0 {
-                let _ = write!(out, ", ttl={}", d.mcast_ttl);
-            }
-            out.push_str(")\n");
-        }
-    }
-    out
 }
 
 #[cfg(test)]

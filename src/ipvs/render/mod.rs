@@ -11,3 +11,4 @@ pub mod names;
 pub mod order;
 pub mod rules;
 pub mod save;
+mod settings;
