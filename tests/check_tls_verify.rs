@@ -207,6 +207,18 @@ async fn verification_follows_the_directives() {
         "certificate",
         "a certificate of an unknown CA",
     );
+    // Another CA's file: only its certificates are anchors, so refused.
+    let other_dir = tempdir("lvsd-tls-other-ca");
+    let other_ca = self::ca(other_dir.path());
+    let other_ca = format!(
+        "\tverifytls=yes\n\ttlscafile={}\n\ttlsname=www.example.test\n",
+        other_ca.display()
+    );
+    assert_down(
+        &check(good, &other_ca).await,
+        "certificate",
+        "a certificate of a CA other than tlscafile's",
+    );
     // No name at all: the certificate must hold the real's address.
     let no_name = format!("\tverifytls=yes\n\ttlscafile={ca}\n");
     assert_down(
