@@ -152,6 +152,7 @@ fn spec(i: usize, timeout: Duration) -> CheckSpec<usize> {
         method: HttpMethod::Get,
         verify_tls: false,
         ca_file: None,
+        tls_name: None,
         expect_status: vec![],
     };
     CheckSpec {

@@ -27,6 +27,7 @@ fn http(tls: bool, request: &str, receive: &str) -> Http {
         method: HttpMethod::Get,
         verify_tls: false,
         ca_file: None,
+        tls_name: None,
         expect_status: vec![],
     }
 }

@@ -6,7 +6,7 @@
 //! Decoding the whole buffer again after every read made a body of 1-byte
 //! chunks cost time quadratic in its length.
 
-use super::http::BODY_LIMIT;
+use super::http_head::BODY_LIMIT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -6,28 +6,28 @@
 //! absolute URL of that scheme (for `http_proxy`, always the request, sent
 //! through the real server as a proxy). `Host:` is `virtualhost` when set.
 //! Like ldirectord, https verifies nothing and sends no SNI (the URL holds an
-//! IP address); the lvsd extension `verify_tls` verifies the chain against the
-//! system roots and the name `virtualhost`, sent as SNI. Connections are not
+//! IP address); the lvsd extension `verify_tls` verifies the chain (against
+//! `ca_file` alone when set, else the built-in public roots) and the name
+//! (`tls_name`, else `virtualhost`'s host, sent as SNI; else the real's
+//! address). Connections are not
 //! reused between probes, so each probe proves the server accepts new ones.
 //! Plain http to the real's address, the bulk of all checks, takes the
 //! lighter path of [`http_plain`]; everything else goes through reqwest.
 //! Bodies are read up to [`BODY_LIMIT`]; more is a failure, not a hang.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::{redirect, Certificate, Client, Proxy, StatusCode};
 
+use super::http_head::BODY_LIMIT;
 use super::http_plain::{self, Answer};
 use super::io::error_chain;
 use super::spec::{Http, HttpMethod, Probe};
 use super::Outcome;
-
-/// The most body a probe reads before giving up on the server.
-pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
 /// LWP's default redirect limit.
 const MAX_REDIRECTS: usize = 7;
@@ -41,9 +41,11 @@ pub(crate) struct HttpChecker {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum ClientKey {
+    /// Verifies the certificate; with `pin`, the name is sent to that
+    /// address (the real's) whatever DNS says of it. `ca_file`: the only
+    /// trust anchors, else the built-in public roots.
     Verified {
-        host: String,
-        addr: SocketAddr,
+        pin: Option<(String, SocketAddr)>,
         ca_file: Option<PathBuf>,
     },
     Proxy(SocketAddr),
@@ -79,13 +81,15 @@ impl HttpChecker {
             return Ok(client.clone());
         }
         let built = match &key {
-            ClientKey::Verified {
-                host,
-                addr,
-                ca_file,
-            } => {
-                let mut b = builder().resolve(host, *addr);
+            ClientKey::Verified { pin, ca_file } => {
+                let mut b = builder();
+                if let Some((host, addr)) = pin {
+                    b = b.resolve(host, *addr);
+                }
                 if let Some(path) = ca_file {
+                    // The operator's CA alone: a certificate a public CA
+                    // issued for the name must not pass.
+                    b = b.tls_built_in_root_certs(false);
                     for cert in read_certificates(path)? {
                         b = b.add_root_certificate(cert);
                     }
@@ -354,212 +358,45 @@ fn target(addr: SocketAddr, http: &Http, proxy: bool) -> (String, Option<ClientK
         return (request.to_owned(), Some(ClientKey::Proxy(addr)));
     }
     let scheme = if http.tls { "https" } else { "http" };
+    let verify = http.tls && http.verify_tls;
+    let verified = |pin| {
+        Some(ClientKey::Verified {
+            pin,
+            ca_file: http.ca_file.clone(),
+        })
+    };
     if http.exchange.request.contains(&format!("{scheme}://")) {
-        return (request.to_owned(), None);
+        // An absolute URL is fetched as written, verified when asked.
+        return (
+            request.to_owned(),
+            if verify { verified(None) } else { None },
+        );
     }
-    match (&http.virtual_host, http.tls && http.verify_tls) {
-        (Some(host), true) => {
-            // The name in the URL drives SNI and verification; `resolve`
-            // pins it to the real server.
-            let name = host.split(':').next().unwrap_or(host).to_owned();
-            let url = format!("https://{name}:{}/{request}", addr.port());
-            let ca_file = http.ca_file.clone();
-            (
-                url,
-                Some(ClientKey::Verified {
-                    host: name,
-                    addr,
-                    ca_file,
-                }),
-            )
-        }
-        _ => (format!("{scheme}://{addr}/{request}"), None),
+    if !verify {
+        return (format!("{scheme}://{addr}/{request}"), None);
+    }
+    let name = http
+        .tls_name
+        .as_deref()
+        .or_else(|| {
+            let host = http.virtual_host.as_deref()?;
+            host.split(':').next()
+        })
+        // A name that is an address would send the probe there: the real's
+        // own address is verified instead.
+        .filter(|name| !name.is_empty() && name.parse::<IpAddr>().is_err());
+    match name {
+        // The name in the URL drives SNI and verification; `resolve` pins
+        // it to the real server.
+        Some(name) => (
+            format!("https://{name}:{}/{request}", addr.port()),
+            verified(Some((name.to_owned(), addr))),
+        ),
+        // No name: the certificate must hold the real's address.
+        None => (format!("https://{addr}/{request}"), verified(None)),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::check::spec::Exchange;
-
-    fn http(tls: bool, request: &str, host: Option<&str>, verify: bool) -> Http {
-        Http {
-            tls,
-            exchange: Exchange {
-                request: request.into(),
-                receive: None,
-            },
-            virtual_host: host.map(Into::into),
-            method: HttpMethod::Get,
-            verify_tls: verify,
-            ca_file: None,
-            expect_status: vec![],
-        }
-    }
-
-    #[test]
-    fn url_from_a_path() {
-        let addr: SocketAddr = "10.0.0.2:8080".parse().unwrap();
-        assert_eq!(
-            target(addr, &http(false, "/index.html", None, false), false).0,
-            "http://10.0.0.2:8080/index.html"
-        );
-        let v6: SocketAddr = "[fd00::2]:443".parse().unwrap();
-        assert_eq!(
-            target(v6, &http(true, "check", None, false), false).0,
-            "https://[fd00::2]:443/check"
-        );
-    }
-
-    #[test]
-    fn an_absolute_url_of_the_same_scheme_is_used_verbatim() {
-        let addr: SocketAddr = "10.0.0.2:80".parse().unwrap();
-        assert_eq!(
-            target(
-                addr,
-                &http(false, "http://example.org/x", None, false),
-                false
-            )
-            .0,
-            "http://example.org/x"
-        );
-    }
-
-    #[test]
-    fn verified_https_puts_the_virtual_host_in_the_url() {
-        let addr: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let (url, key) = target(addr, &http(true, "/", Some("www.example.org"), true), false);
-        assert_eq!(url, "https://www.example.org:443/");
-        assert_eq!(
-            key,
-            Some(ClientKey::Verified {
-                host: "www.example.org".into(),
-                addr,
-                ca_file: None
-            })
-        );
-    }
-
-    #[test]
-    fn the_proxy_check_sends_the_request_url_through_the_real() {
-        let addr: SocketAddr = "10.0.0.2:3128".parse().unwrap();
-        let (url, key) = target(
-            addr,
-            &http(false, "http://origin.test/ok", None, false),
-            true,
-        );
-        assert_eq!(url, "http://origin.test/ok");
-        assert_eq!(key, Some(ClientKey::Proxy(addr)));
-    }
-    /// The request the longer way: URL built, parsed, path taken from it.
-    fn parsed(addr: SocketAddr, h: &Http) -> Option<Vec<u8>> {
-        let (url, _) = target(addr, h, false);
-        parsed_request(&url, h)
-    }
-
-    #[test]
-    fn the_short_way_sends_the_bytes_of_the_long_way() {
-        let addrs: Vec<SocketAddr> = [
-            "10.0.0.2:80",
-            "10.0.0.2:8080",
-            "[fd00::2]:80",
-            "[fd00::2]:8080",
-            "[::ffff:10.0.0.2]:80",
-            "[::10.0.0.2]:8080",
-            "[::1]:80",
-            "[2001:db8:0:0:1:0:0:1]:80",
-        ]
-        .iter()
-        .map(|a| a.parse().unwrap())
-        .collect();
-        // Every shape in the alphabet of paths, including what the short
-        // way must refuse (dot segments, escapes, spaces, fragments).
-        let alphabet = [
-            "a", "/", ".", "..", "?", "%2e", "-", "~", " ", "#", "'", "\\", "=", "&", "é", "://",
-        ];
-        let mut requests = vec![
-            String::new(),
-            "/".into(),
-            "//x".into(),
-            "/index.html".into(),
-        ];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..4000 {
-            let mut r = String::new();
-            for _ in 0..(seed % 7) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                r.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
-            }
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            requests.push(r);
-        }
-        let mut short = 0;
-        for addr in &addrs {
-            for request in &requests {
-                for vhost in [None, Some("www.example.org:81")] {
-                    for method in [HttpMethod::Get, HttpMethod::Head] {
-                        let mut h = http(false, request, vhost, false);
-                        h.method = method;
-                        if let Some(bytes) = simple_request(*addr, &h) {
-                            short += 1;
-                            assert_eq!(
-                                Some(String::from_utf8(bytes).unwrap()),
-                                parsed(*addr, &h).map(|b| String::from_utf8(b).unwrap()),
-                                "{addr} {request:?} {vhost:?}"
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        assert!(short > 10_000, "the short way was taken {short} times");
-        // What it must leave to the parser.
-        let a = addrs[0];
-        for r in [
-            "a/./b",
-            "a/../b",
-            "%2e%2e/x",
-            "a b",
-            "a#b",
-            "x?it's",
-            "http://h/",
-            "a\\b",
-        ] {
-            assert_eq!(
-                simple_request(a, &http(false, r, None, false)),
-                None,
-                "{r:?}"
-            );
-        }
-        // A Host header that would split the request goes neither plain
-        // way (the full client reports it), whatever the path.
-        for r in ["/", "a b"] {
-            let bad = http(false, r, Some("bad\r\nX: y"), false);
-            assert_eq!(plain_request(a, &bad), None, "{r:?}");
-        }
-        // What the short way leaves still goes plain, through the parser.
-        let escaped = plain_request(a, &http(false, "a b", None, false)).expect("plain");
-        assert!(escaped.starts_with(b"GET /a%20b HTTP/1.1\r\n"));
-        let scoped: SocketAddr = "[fe80::1%2]:80".parse().unwrap();
-        assert_eq!(simple_request(scoped, &http(false, "/", None, false)), None);
-    }
-
-    #[test]
-    fn header_values_are_judged_as_the_header_type_does() {
-        for b in 0..=255u8 {
-            let v = [b'a', b, b'b'];
-            let Ok(s) = std::str::from_utf8(&v) else {
-                continue;
-            };
-            assert_eq!(
-                valid_header_value(s),
-                HeaderValue::from_str(s).is_ok(),
-                "byte {b}"
-            );
-        }
-        assert!(valid_header_value("www.example.org:8080"));
-        assert!(!valid_header_value("x\r\ny"));
-    }
-}
+#[path = "http_tests.rs"]
+mod tests;

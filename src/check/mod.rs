@@ -9,7 +9,9 @@
 //!   `checktype=N`).
 //! - [`engine`]: one tokio task per distinct probe (ldirectord's `real_id`),
 //!   its interval, staggered start and deadline; reconfiguration by diff;
-//!   events on transitions only and a snapshot of all states.
+//!   events on transitions only and a snapshot of all states. `state` is
+//!   the table the engine and its tasks (`runner`) share, [`histogram`]
+//!   the probe durations kept per key (the metrics endpoint reads them).
 //! - [`prober`]: the real [`Checker`], dispatching to one module per checker:
 //!   `connect`, `ping`, `external` (and external-perl), `http` (http, https,
 //!   http_proxy), `dns`, `smtp`, `pop`, `imap`, `nntp`, `ftp`, `simpletcp`,
@@ -39,7 +41,9 @@ mod engine_fault_tests;
 mod engine_tests;
 mod external;
 mod ftp;
+pub mod histogram;
 mod http;
+mod http_head;
 mod http_plain;
 pub mod hysteresis;
 mod imap;
@@ -58,6 +62,7 @@ mod sip;
 mod smtp;
 pub mod spec;
 mod sql;
+mod state;
 
 pub use engine::{Engine, HealthEvent, Status};
 pub use hysteresis::Health;

@@ -21,23 +21,17 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::combined::{Combined, Step};
-use super::engine::{GroupId, Key, Shared};
 use super::hysteresis::Hysteresis;
 use super::prober::service_name;
 use super::spec::{CheckKind, Method, Probe, Protocol};
+use super::state::{GroupId, Key, Shared, Subscriber};
 use super::{Checker, Outcome};
-
-/// One key fed by a group, with its own failure counter.
-pub(crate) struct Subscriber<K> {
-    pub(crate) key: K,
-    pub(crate) hysteresis: Hysteresis,
-}
 
 pub(crate) struct Task<K: Key, C> {
     pub(crate) id: GroupId,
     pub(crate) probe: Probe,
     pub(crate) interval: Duration,
-    /// When the first probe runs (see [`stagger`](super::engine::stagger)).
+    /// When the first probe runs (the engine staggers new groups' starts).
     pub(crate) start: Instant,
     pub(crate) checker: Arc<C>,
     pub(crate) shared: Arc<Shared<K>>,

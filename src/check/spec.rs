@@ -196,8 +196,13 @@ pub struct Http {
     pub method: HttpMethod,
     /// lvsd extension: verify the certificate chain and name, and send SNI.
     pub verify_tls: bool,
-    /// lvsd extension: a PEM file of extra trust anchors when verifying.
+    /// lvsd extension: when verifying, the PEM file whose certificates are
+    /// the only trust anchors (instead of the built-in public roots).
     pub ca_file: Option<PathBuf>,
+    /// lvsd extension: the name to verify and send as SNI; `None` takes
+    /// the host of `virtual_host`, else the real's IP address (verified,
+    /// not sent).
+    pub tls_name: Option<String>,
     /// lvsd extension: accepted final status codes; empty means any 2xx.
     pub expect_status: Vec<u16>,
 }

@@ -336,6 +336,7 @@ pub fn build_virtual(
         }),
         httpmethod: d.httpmethod.unwrap_or(HttpMethod::Get),
         virtualhost: d.virtualhost.clone(),
+        httpcheck: super::httpcheck::build(&d.httpcheck, service, diags),
         login,
         passwd,
         database: d.database.clone().unwrap_or_default(),

@@ -2,6 +2,7 @@
 //! formats fill these drafts, and [`super::build`] turns them into the model.
 
 use super::addr;
+use super::httpcheck::HttpCheckDraft;
 use super::model::{CheckService, CheckType, HttpMethod, Netmask, Overrides};
 use crate::lvs::{Family, Forward, SchedFlags};
 
@@ -53,6 +54,8 @@ pub struct VirtualDraft {
     pub receive: Option<At<String>>,
     pub httpmethod: Option<HttpMethod>,
     pub virtualhost: Option<String>,
+    /// lvsd's `verifytls`, `tlscafile`, `tlsname`, `expectstatus`.
+    pub httpcheck: HttpCheckDraft,
     pub login: Option<String>,
     pub passwd: Option<String>,
     pub database: Option<String>,

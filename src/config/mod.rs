@@ -7,10 +7,13 @@
 //! - [`draft`]: what a file says; [`build`]: drafts → model: defaults, inheritance,
 //!   name resolution. [`validate`]: checks on top. [`values`], [`addr`]:
 //!   value and address grammars.
+//! - [`sync`], [`httpcheck`]: lvsd's extensions (kernel sync; TLS
+//!   verification and status codes of the http checks), shared by both formats.
 //! - [`resolve`]: host and service names, behind a trait.
 //! - [`diag`]: `FILE:LINE: message` diagnostics.
 //!
-//! Parsing is pure (bytes and a [`Resolver`] in, model and diagnostics out);
+//! Parsing is pure (bytes and a [`Resolver`] in, model and diagnostics out,
+//! and `tlscafile` read to be sure it holds certificates);
 //! [`load`] adds the file system and the system resolver.
 
 pub mod addr;
@@ -18,6 +21,7 @@ pub mod build;
 pub mod cf;
 pub mod diag;
 pub mod draft;
+pub mod httpcheck;
 pub mod model;
 pub mod resolve;
 pub mod sync;

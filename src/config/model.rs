@@ -345,6 +345,8 @@ pub struct Virtual {
     pub receive: Option<Receive>,
     pub httpmethod: HttpMethod,
     pub virtualhost: Option<String>,
+    /// lvsd's extensions of the http checks (default: ldirectord's behaviour).
+    pub httpcheck: super::httpcheck::HttpCheck,
     pub login: String,
     pub passwd: String,
     pub database: String,

@@ -133,9 +133,10 @@ fn service_for(v: &Virtual, r: &Real) -> Result<spec::Service, SpecError> {
             HttpMethod::Get => spec::HttpMethod::Get,
             HttpMethod::Head => spec::HttpMethod::Head,
         },
-        verify_tls: false,
-        ca_file: None,
-        expect_status: Vec::new(),
+        verify_tls: v.httpcheck.verify_tls,
+        ca_file: v.httpcheck.tls_ca_file.clone(),
+        tls_name: v.httpcheck.tls_name.clone(),
+        expect_status: v.httpcheck.expect_status.clone(),
     };
     Ok(match v.service {
         CheckService::Http => spec::Service::Http(http(false)),

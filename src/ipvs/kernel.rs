@@ -1,5 +1,5 @@
 //! The seam the director is written against: read the whole table, apply one
-//! change. [`super::socket::Client`] implements it over netlink,
+//! change. [`super::wire::Client`] implements it over netlink,
 //! [`super::memory::MemoryKernel`] in memory for unit tests.
 
 use super::change::Change;

@@ -50,7 +50,7 @@ impl Info {
 /// The whole table as the kernel reported it, with its counters.
 ///
 /// The kernel's dump order is kept: ipvsadm sorts with a comparator that is
-/// not a total order (see [`super::order`]), so its output depends on the
+/// not a total order (see [`super::render::order`]), so its output depends on the
 /// order the kernel gave, and so must ours.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -66,7 +66,7 @@ pub struct Snapshot {
 
 /// One service as dumped, with its destinations in the kernel's order:
 /// what a listing handles one at a time (see
-/// [`Client::for_each_service`](super::Client::for_each_service)), without
+/// [`Client::for_each_service`](super::wire::Client::for_each_service)), without
 /// building a [`Snapshot`]'s maps for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceDump {

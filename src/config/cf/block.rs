@@ -8,6 +8,7 @@ use super::{key_value, re};
 use crate::config::addr;
 use crate::config::diag::Diagnostics;
 use crate::config::draft::{at, ProtocolName, RealDraft, VirtualDraft};
+use crate::config::httpcheck;
 use crate::config::model::Netmask;
 use crate::config::values;
 use crate::lvs::Family;
@@ -36,8 +37,15 @@ pub fn directive(d: &mut VirtualDraft, rcmd: &str, line: usize, diags: &mut Diag
         diags.error(line, format!("Unknown command {:?}", rcmd.trim()));
         return;
     };
-    if let Err(m) = apply(d, key, value, line, diags) {
-        diags.error(line, m);
+    // lvsd's extensions: ldirectord refuses the line (Unknown command).
+    match httpcheck::directive(&mut d.httpcheck, key, value, line) {
+        Some(Ok(())) => diags.warn(line, httpcheck::extension_warning(key)),
+        Some(Err(m)) => diags.error(line, m),
+        None => {
+            if let Err(m) = apply(d, key, value, line, diags) {
+                diags.error(line, m);
+            }
+        }
     }
 }
 

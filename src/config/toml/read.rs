@@ -11,7 +11,7 @@ use crate::config::diag::Diagnostics;
 use crate::config::draft::{at, At, RealDraft, VirtualDraft};
 use crate::config::model::{Config, Global};
 use crate::config::resolve::Resolver;
-use crate::config::{addr, validate, values};
+use crate::config::{addr, httpcheck, validate, values};
 use crate::lvs::Family;
 
 type S<T> = Spanned<T>;
@@ -94,6 +94,10 @@ struct TVirtual {
     receive: Option<S<String>>,
     httpmethod: Option<S<String>>,
     virtualhost: Option<String>,
+    verifytls: Option<S<bool>>,
+    tlscafile: Option<S<String>>,
+    tlsname: Option<S<String>>,
+    expectstatus: Option<S<String>>,
     login: Option<S<String>>,
     passwd: Option<S<String>>,
     database: Option<S<String>>,
@@ -333,6 +337,22 @@ fn read_virtual(sv: &S<TVirtual>, lines: &Lines, diags: &mut Diagnostics) -> Opt
         .and_then(|r| at(r, v.receive.as_ref().map_or(line, |s| l(s))));
     d.httpmethod = text_of!(v.httpmethod, values::httpmethod).map(|a| a.value);
     d.virtualhost = v.virtualhost.clone();
+    let h = &mut d.httpcheck;
+    if let Some(b) = &v.verifytls {
+        h.verifytls = at(*b.get_ref(), l(b));
+    }
+    for (key, s) in [
+        ("tlscafile", &v.tlscafile),
+        ("tlsname", &v.tlsname),
+        ("expectstatus", &v.expectstatus),
+    ] {
+        if let Some(s) = s {
+            let line = l(s);
+            if let Some(Err(m)) = httpcheck::directive(h, key, s.get_ref(), line) {
+                diags.error(line, m);
+            }
+        }
+    }
     d.login = nonempty(&v.login, "login", lines, diags);
     d.passwd = nonempty(&v.passwd, "passwd", lines, diags);
     d.database = nonempty(&v.database, "database", lines, diags);

@@ -4,12 +4,12 @@
 
 use std::fmt::Write as _;
 
-use crate::config::addr;
 use crate::config::model::{
     CheckService, CheckType, Config, Global, HttpMethod, LogTarget, Netmask, Overrides, Real,
     Virtual,
 };
 use crate::config::values::forward_name;
+use crate::config::{addr, httpcheck};
 use crate::lvs::{Family, Protocol, ServiceKey};
 
 fn q(s: &str) -> String {
@@ -210,6 +210,17 @@ fn virtual_(out: &mut Out, v: &Virtual) {
         out.str("httpmethod", "HEAD");
     }
     out.opt_str("virtualhost", &v.virtualhost);
+    let h = &v.httpcheck;
+    if h.verify_tls {
+        out.opt_bool("verifytls", Some(true));
+    }
+    if let Some(p) = &h.tls_ca_file {
+        out.str("tlscafile", &p.display().to_string());
+    }
+    out.opt_str("tlsname", &h.tls_name);
+    if !h.expect_status.is_empty() {
+        out.str("expectstatus", &httpcheck::show_status(&h.expect_status));
+    }
     for (k, val) in [
         ("login", &v.login),
         ("passwd", &v.passwd),

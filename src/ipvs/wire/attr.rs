@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::error::DecodeError;
+use crate::ipvs::error::DecodeError;
 
 /// `NLA_HDRLEN`: `nla_len` (u16) + `nla_type` (u16).
 const HDR: usize = 4;

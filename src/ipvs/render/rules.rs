@@ -10,8 +10,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::change::Change;
-use super::table::{
+use crate::ipvs::change::Change;
+use crate::ipvs::table::{
     full_netmask, svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, Tunnel,
     TunnelCsum, TunnelType,
 };
@@ -352,7 +352,7 @@ pub fn parse(text: &str) -> Result<Vec<Change>, Vec<RuleError>> {
 mod tests {
     use super::*;
     use crate::ipvs::change::apply_to;
-    use crate::ipvs::save::render_save;
+    use crate::ipvs::render::save::render_save;
     use crate::ipvs::table::Table;
 
     #[test]

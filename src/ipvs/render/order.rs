@@ -7,14 +7,14 @@
 //! top-down merge sort. Both are reproduced here so that `lvsd list` and
 //! `lvsd save` print rows in exactly ipvsadm's order. The result depends on
 //! the input order too, so callers sort what the kernel dumped in the order
-//! it dumped it ([`super::snapshot::Snapshot::kernel_order`]); checked
+//! it dumped it ([`crate::ipvs::snapshot::Snapshot::kernel_order`]); checked
 //! against Debian's ipvsadm 1.31 on 1,000 services spread over the address
 //! space (integration/tests/ipvs_lists.rs).
 
 use std::cmp::Ordering;
 use std::net::{IpAddr, SocketAddr};
 
-use super::table::{Family, ServiceKey};
+use crate::ipvs::table::{Family, ServiceKey};
 
 /// `(int)(a - b)` on two `u32`s, as C computes it.
 fn wrapped(a: u32, b: u32) -> i32 {

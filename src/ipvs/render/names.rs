@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use super::table::Protocol;
+use crate::ipvs::table::Protocol;
 
 /// Name lookups, behind a trait so that renderings stay pure.
 pub trait Names {

@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 use super::list::forward_name;
 use super::order::{sorted_dests, sorted_services};
 use super::save::sched_flag_names;
-use super::snapshot::{Snapshot, Stats};
-use super::table::{svc_flags, Family, ServiceKey, TunnelCsum, TunnelType};
+use crate::ipvs::snapshot::{Snapshot, Stats};
+use crate::ipvs::table::{svc_flags, Family, ServiceKey, TunnelCsum, TunnelType};
 
 fn stats(s: &Stats) -> Value {
     json!({

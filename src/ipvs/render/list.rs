@@ -1,18 +1,21 @@
 //! `ipvsadm -L` and its variants, byte for byte (ipvsadm 1.31): the default
 //! listing, `--stats`, `--rate`, `--thresholds`, `--persistent-conn`,
-//! `--tun-info`, `--exact`, plus `--timeout` and `--daemon`. Pure: a
-//! [`Snapshot`] in, text out; name lookups come through [`Names`].
+//! `--tun-info`, `--exact` (`--timeout` and `--daemon` live in `settings`
+//! and are re-exported here). Pure: a [`Snapshot`] in, text out; name
+//! lookups come through [`Names`].
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use super::names::{addrport, push_num, truncate, Names};
+use super::columns::{five, left, left_num, line_end, line_start};
+// Part of this module's public face since before the columns moved out.
+pub use super::columns::largenum;
+use super::names::{addrport, truncate, Names};
 use super::order::{cmp_dests, cmp_services, glibc_sort, sorted_services};
 use super::save::{sched_flag_names, shown_netmask};
-use super::snapshot::{
-    Daemon, DaemonState, DestCounters, Info, ServiceDump, Snapshot, Stats, Timeouts,
-};
-use super::table::{
+pub use super::settings::{render_daemons, render_timeouts};
+use crate::ipvs::snapshot::{DestCounters, Info, ServiceDump, Snapshot, Stats};
+use crate::ipvs::table::{
     svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, TunnelCsum, TunnelType,
 };
 
@@ -79,25 +82,6 @@ fn dest_name(key: &ServiceKey, addr: &SocketAddr, names: &dyn Names) -> String {
     }
 }
 
-/// `print_largenum`
-pub fn largenum(out: &mut String, n: u64, exact: bool) {
-    let _ = if exact {
-        let digits = n.to_string().len();
-        let width = if digits <= 8 { 9 } else { digits + 1 };
-        write!(out, "{n:>width$}")
-    } else if n < 100_000_000 {
-        write!(out, "{n:>9}")
-    } else if n < 1_000_000_000 {
-        write!(out, "{:>8}K", n / 1_000)
-    } else if n < 100_000_000_000 {
-        write!(out, "{:>8}M", n / 1_000_000)
-    } else if n < 100_000_000_000_000 {
-        write!(out, "{:>8}G", n / 1_000_000_000)
-    } else {
-        write!(out, "{:>8}T", n / 1_000_000_000_000)
-    };
-}
-
 fn title(out: &mut String, columns: Columns) {
     let _ = match columns {
         Columns::Stats => writeln!(
@@ -129,12 +113,6 @@ fn title(out: &mut String, columns: Columns) {
             "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
         ),
     };
-}
-
-fn five(out: &mut String, v: [u64; 5], exact: bool) {
-    for n in v {
-        largenum(out, n, exact);
-    }
 }
 
 fn counts(s: &Stats) -> [u64; 5] {
@@ -288,53 +266,6 @@ fn dest_line(
     };
 }
 
-// A destination line by hand rather than with `write!`: the same `%-Ns`
-// padding, without the formatter's per-field work (a listing of 10,000
-// reals spends most of its user time here). Each field is followed by one
-// space; `line_end` replaces the last one with the newline.
-
-/// `  -> NAME` padded to 28 characters, and the space after it.
-fn line_start(out: &mut String, name: &str) {
-    out.push_str("  -> ");
-    left(out, name, 28);
-}
-
-/// `%-Ns `: `s`, spaces up to `width` characters, one more space.
-fn left(out: &mut String, s: &str, width: usize) {
-    out.push_str(s);
-    let len = if s.is_ascii() {
-        s.len()
-    } else {
-        s.chars().count()
-    };
-    pad(out, len, width);
-}
-
-/// `%-Nd `/`%-Nu `, as [`left`].
-fn left_num(out: &mut String, n: impl Into<i64>, width: usize) {
-    let start = out.len();
-    push_num(out, n.into());
-    let len = out.len() - start;
-    pad(out, len, width);
-}
-
-fn pad(out: &mut String, len: usize, width: usize) {
-    const SPACES: &str = "                                ";
-    let n = width.saturating_sub(len) + 1;
-    match SPACES.get(..n) {
-        Some(sp) => out.push_str(sp),
-        None => out.extend(std::iter::repeat(' ').take(n)),
-    }
-}
-
-fn line_end(out: &mut String) -> std::fmt::Result {
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out.push('\n');
-    Ok(())
-}
-
 /// The whole listing.
 pub fn render_list(snap: &Snapshot, o: &ListOptions, names: &dyn Names) -> String {
     let mut out = String::new();
@@ -420,72 +351,9 @@ pub fn listing_order(kernel_order: &[ServiceKey]) -> Vec<usize> {
     v
 }
 
-/// `ipvsadm -L --timeout`
-pub fn render_timeouts(t: &Timeouts) -> String {
-    format!(
-        "Timeout (tcp tcpfin udp): {} {} {}\n",
-        t.tcp as i32, t.tcp_fin as i32, t.udp as i32
-    )
-}
-
-/// `ipvsadm -L --daemon`: master first, then backup.
-pub fn render_daemons(daemons: &[Daemon]) -> String {
-    let mut out = String::new();
-    for state in [DaemonState::Master, DaemonState::Backup] {
-        for d in daemons.iter().filter(|d| d.state == state) {
-            let kind = match state {
-                DaemonState::Master => "master",
-                DaemonState::Backup => "backup",
-            };
-            let _ = write!(
-                out,
-                "{kind} sync daemon (mcast={}, syncid={}",
-                d.mcast_ifn, d.sync_id as i32
-            );
-            if d.sync_maxlen != 0 {
-                let _ = write!(out, ", maxlen={}", d.sync_maxlen);
-            }
-            if let Some(g) = d.mcast_group {
-                let _ = write!(out, ", group={g}");
-            }
-            if d.mcast_port != 0 {
-                let _ = write!(out, ", port={}", d.mcast_port);
-            }
-            if d.mcast_ttl != 0 {
-                let _ = write!(out, ", ttl={}", d.mcast_ttl);
-            }
-            out.push_str(")\n");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn largenum_scales_like_ipvsadm() {
-        let cases: [(u64, &str); 6] = [
-            (0, "        0"),
-            (99_999_999, " 99999999"),
-            (123_456_789, "  123456K"),
-            (45_678_901_234, "   45678M"),
-            (100_000_000_000, "     100G"),
-            (100_000_000_000_000, "     100T"),
-        ];
-        for (n, want) in cases {
-            let mut s = String::new();
-            largenum(&mut s, n, false);
-            assert_eq!(s, want, "{n}");
-        }
-        let mut s = String::new();
-        largenum(&mut s, 1_234_567_890, true);
-        assert_eq!(s, " 1234567890");
-        let mut s = String::new();
-        largenum(&mut s, 12, true);
-        assert_eq!(s, "       12");
-    }
 
     #[test]
     fn ipv4_service_names_are_cut_at_33_bytes() {

@@ -3,7 +3,7 @@
 //! here rather than by neli so that no reply, however malformed, can panic:
 //! every length is checked before it is used.
 
-use super::error::DecodeError;
+use crate::ipvs::error::DecodeError;
 
 /// `sizeof(struct nlmsghdr)`
 pub const NLMSG_HDRLEN: usize = 16;

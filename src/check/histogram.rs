@@ -1,4 +1,4 @@
-//! A fixed-bucket histogram of durations, the shape Prometheus expects
+//! A fixed-bucket histogram of probe durations, the shape Prometheus expects
 //! (cumulative buckets, count and sum), cheap enough to keep per real server.
 
 use std::time::Duration;

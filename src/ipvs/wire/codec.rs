@@ -16,11 +16,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::attr::AttrWriter;
-use super::change::Change;
 use super::consts::{cmd, cmd_attr, daemon_attr, dest_attr, svc_attr, NAME_MAXLEN};
-use super::error::{IpvsError, Op, Target};
-use super::snapshot::{Daemon, DaemonState, Timeouts};
-use super::table::{Dest, Family, Forward, Service, ServiceKey, TunnelCsum, TunnelType};
+use crate::ipvs::change::Change;
+use crate::ipvs::error::{IpvsError, Op, Target};
+use crate::ipvs::snapshot::{Daemon, DaemonState, Timeouts};
+use crate::ipvs::table::{Dest, Family, Forward, Service, ServiceKey, TunnelCsum, TunnelType};
 
 /// One request: a generic netlink command and its first-level attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]

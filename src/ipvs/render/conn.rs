@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::names::{addrport, Names};
-use super::table::Protocol;
+use crate::ipvs::table::Protocol;
 
 /// One line of `/proc/net/ip_vs_conn`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub fn render(conns: &[Conn], persistent: bool, names: &dyn Names) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipvs::names::Numeric;
+    use crate::ipvs::render::names::Numeric;
 
     #[test]
     fn reads_hex_v4_and_text_v6_lines() {

@@ -11,9 +11,9 @@ use super::consts::{
     cmd_attr, daemon_attr, daemon_state, dest_attr, info_attr, stats_attr, svc_attr,
     CONN_F_FWD_MASK,
 };
-use super::error::DecodeError;
-use super::snapshot::{Daemon, DaemonState, DestCounters, Info, Stats, Timeouts};
-use super::table::{
+use crate::ipvs::error::DecodeError;
+use crate::ipvs::snapshot::{Daemon, DaemonState, DestCounters, Info, Stats, Timeouts};
+use crate::ipvs::table::{
     svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, Tunnel, TunnelCsum, TunnelType,
 };
 
@@ -148,7 +148,7 @@ pub fn decode_service_nest(nest: &[u8]) -> Result<(ServiceKey, Service, Stats), 
     let netmask = match (ix.find(svc_attr::NETMASK)?, fam) {
         (Some(a), Family::Inet) => a.be32("IPVS_SVC_ATTR_NETMASK")?,
         (Some(a), Family::Inet6) => a.u32("IPVS_SVC_ATTR_NETMASK")?,
-        (None, f) => super::table::full_netmask(f),
+        (None, f) => crate::ipvs::table::full_netmask(f),
     };
     let pe_name = match ix.find(svc_attr::PE_NAME)? {
         Some(a) => Some(a.string("IPVS_SVC_ATTR_PE_NAME")?).filter(|s| !s.is_empty()),

@@ -5,16 +5,16 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use super::change::Change;
 use super::codec::{self, Request};
 use super::decode;
-use super::error::{DecodeError, Errno, IpvsError, Op, Target};
-use super::kernel::Kernel;
-use super::snapshot::{
+use super::socket::Client;
+use crate::ipvs::change::Change;
+use crate::ipvs::error::{DecodeError, Errno, IpvsError, Op, Target};
+use crate::ipvs::kernel::Kernel;
+use crate::ipvs::snapshot::{
     Daemon, DaemonState, DestCounters, Duplicate, Info, ServiceDump, Snapshot, Stats, Timeouts,
 };
-use super::socket::Client;
-use super::table::{Dest, Service, ServiceKey, Table};
+use crate::ipvs::table::{Dest, Service, ServiceKey, Table};
 
 fn duplicate(_: Duplicate) -> IpvsError {
     IpvsError::Decode {

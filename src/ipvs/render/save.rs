@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::names::{self, Names, Numeric};
 use super::order::{cmp_dests, glibc_sort, sorted_services};
-use super::snapshot::{ServiceDump, Snapshot};
-use super::table::{
+use crate::ipvs::snapshot::{ServiceDump, Snapshot};
+use crate::ipvs::table::{
     svc_flags, Dest, Family, Forward, Protocol, Service, ServiceKey, Table, TunnelCsum, TunnelType,
 };
 
