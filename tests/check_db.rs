@@ -78,6 +78,23 @@ fn start_postgres(dir: &Path, port: u16) -> Daemon {
     command.stderr(std::process::Stdio::null());
     let mut daemon = Daemon::spawn("postgres", &mut command);
     wait_listening(loopback(port), "postgres", Some(&mut daemon.child));
+    // The port listens while the server still answers "the database system
+    // is starting up"; pg_isready says when it accepts sessions.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = Command::new(bin.join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .status()
+            .expect("run pg_isready");
+        if ready.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "postgres listened but never accepted sessions within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     daemon
 }
 
