@@ -139,21 +139,25 @@ class Session:
         self.sent_at = None
 
 
-probes = []  # (start, end, ok)
+probes = []  # (start, end, ok, real server that answered)
 
 
 def prober():
     while not stop:
         t = now()
-        ok = False
+        ok, server = False, ""
         try:
             with socket.create_connection((args.vip, args.http_port), timeout=args.probe_timeout) as s:
                 s.settimeout(args.probe_timeout)
                 s.sendall(b"GET /probe HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
-                ok = s.recv(4096).startswith(b"HTTP/1.1 200")
+                answer = s.recv(4096)
+                ok = answer.startswith(b"HTTP/1.1 200")
+                # the body: "server=NAME client=..."
+                body = answer.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")
+                server = body.split(" ")[0].partition("=")[2] if ok else ""
         except OSError:
             pass
-        probes.append((t, now(), ok))
+        probes.append((t, now(), ok, server))
         time.sleep(max(0.0, args.probe - (now() - t)))
 
 
@@ -196,7 +200,7 @@ def main():
             if t - T0 > args.max_run:
                 break
             continue
-        back = t_moved is not None and all(s.error or s.ok_after_fail for s in sessions) and any(ok and a >= t_moved for a, _, ok in probes)
+        back = t_moved is not None and all(s.error or s.ok_after_fail for s in sessions) and any(ok and a >= t_moved for a, _, ok, _ in probes)
         if back and done_at is None:
             done_at = t + args.settle
         if (done_at is not None and t >= done_at) or t - t_fail > args.max_wait:
@@ -216,7 +220,7 @@ def report(sessions):
     # The outage for new connections: the longest time without a fresh
     # connection served, among the windows that end after the failure
     # (a graceful standby keeps serving for a while after it is asked to).
-    ends = sorted(e for _, e, ok in probes if ok)
+    ends = sorted(e for _, e, ok, _ in probes if ok)
     gap_new = outage = outage_from = None
     if t_fail is not None:
         before = [e for e in ends if e < t_fail]
@@ -230,6 +234,11 @@ def report(sessions):
         t_end = now()
         if t_end - prev > args.probe + args.probe_timeout and (outage is None or t_end - prev > outage):
             outage, gap_new, outage_from = t_end - prev, None, prev - t_fail
+    # The persistent client: the real servers that served the probes (fresh
+    # connections from one client address) before the failure and after the
+    # failover was over; with persistence synced, one and the same.
+    before = sorted({srv for a, _, ok, srv in probes if ok and t_fail is not None and a < t_fail})
+    after = sorted({srv for a, _, ok, srv in probes if ok and t_moved is not None and a >= t_moved})
     r = {
         "conns": len(echo),
         "survived": sum(1 for s in echo if s.error is None and s.ok_after_fail),
@@ -245,6 +254,10 @@ def report(sessions):
         "probes": len(probes),
         "probes_failed": sum(1 for p in probes if not p[2]),
         "run_s": round(now() - T0, 1),
+        "probe_reals_before": before,
+        "probe_reals_after": after,
+        "persistent_same": len(before) == 1 and before == after,
+        "http_real": http.server,
         "lost": [s.idx for s in echo if not (s.error is None and s.ok_after_fail)],
     }
     print("CLUSTER-RESULT " + json.dumps(r), flush=True)
