@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod notify;
 pub mod pidfile;
+pub mod reload;
 pub mod run;
 pub mod status;
 pub mod sync;

@@ -37,6 +37,7 @@ use super::metrics::Metrics;
 use super::monitor::MonitorFiles;
 use super::notify;
 use super::pidfile::{self, Flavor, InstanceLock, LockError, LockRecord, PidFile};
+use super::reload::{self, Fetched, Loader, ReloadError, Resolve};
 use super::status;
 use super::sync::{SyncError, SyncThreads};
 use super::watch::FileWatch;
@@ -136,14 +137,20 @@ fn load_daemon_config(path: &Path, debug: bool) -> Option<Config> {
 /// file watch: see [`FileWatch::seen_parsed`]).
 fn load_daemon_source(path: &Path, debug: bool) -> (Option<Config>, Option<Vec<u8>>) {
     let (loaded, bytes) = config::load_source(path, &config::resolve::System::new());
+    (accept_loaded(loaded, debug), bytes)
+}
+
+/// A loaded file, as the daemon takes it: a valid one points the log copy
+/// at its `logfile=` first, then every diagnostic is logged.
+fn accept_loaded(loaded: config::Loaded, debug: bool) -> Option<Config> {
     if !loaded.has_errors() {
         logging::configure(Sink::for_config(&loaded.config.global, debug));
     }
     log_diagnostics(&loaded.diagnostics);
     if loaded.has_errors() {
-        (None, bytes)
+        None
     } else {
-        (Some(loaded.config), bytes)
+        Some(loaded.config)
     }
 }
 
@@ -163,7 +170,10 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(io_err("cannot start the async runtime"))?;
-    rt.block_on(main_loop(opts))
+    let result = rt.block_on(main_loop(opts));
+    // A reload's resolve stuck past its deadline must not hold the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// What the director knows at one moment, for [`crate::director::desired`].
@@ -214,6 +224,12 @@ struct State {
     status_basis: Option<StatusBasis>,
     /// `syncdaemon=`: the kernel's sync threads lvsd started.
     sync: SyncThreads,
+    /// The reload reading its file off the loop, if any.
+    loader: Loader,
+    resolve: Resolve,
+    reload_deadline: Duration,
+    /// When the reload in flight was asked for.
+    reload_started: std::time::Instant,
 }
 
 /// The inputs of the last status file written, besides the configuration
@@ -247,7 +263,8 @@ impl State {
     /// The configuration file changed on disk: `callback` runs as in
     /// ldirectord, and with `autoreload=yes` the file is reloaded.
     fn config_file_check(&mut self) {
-        if !self.watch.changed() {
+        // The load in flight reads the file; its result sets the watch.
+        if self.loader.busy() || !self.watch.changed() {
             return;
         }
         if let Some(cb) = self.config().global.callback.clone() {
@@ -471,21 +488,48 @@ impl State {
         }
     }
 
+    /// Reload, first half: the file is read, parsed and resolved on the
+    /// blocking pool ([`Loader`]); the loop goes on serving and takes the
+    /// result in [`State::finish_reload`]. One asked for while a load runs
+    /// is run after it.
     fn reload(&mut self) {
         let started = std::time::Instant::now();
+        let path = self.opts.config.clone();
+        if self
+            .loader
+            .start(path, self.resolve.clone(), self.reload_deadline)
+        {
+            notify::reloading();
+            info!(config = %self.opts.config.display(), "reloading");
+            self.reload_started = started;
+        } else {
+            debug!("a reload is already reading the file; another follows it");
+        }
+    }
+
+    /// Reload, second half: validate fully, then swap. A bad file (or one
+    /// that could not be read in time) changes nothing; health of
+    /// unchanged checks is kept by the engine.
+    fn finish_reload(&mut self, fetched: Result<Fetched, ReloadError>) {
+        let started = self.reload_started;
         self.phase = Phase::Reloading;
-        notify::reloading();
-        info!(config = %self.opts.config.display(), "reloading");
         // Where a reload's time goes, for the "done" line.
         let mut parsed = Duration::ZERO;
         let mut checked = Duration::ZERO;
-        let (loaded, source) = load_daemon_source(&self.opts.config, self.opts.debug);
+        let (loaded, source) = match fetched {
+            Ok(f) => (
+                accept_loaded(f.loaded, self.opts.debug).ok_or(ReloadError::Invalid),
+                Some(f.source),
+            ),
+            // Nothing was parsed: the watch keeps what it saw last.
+            Err(e) => (Err(e), None),
+        };
         let outcome = match loaded {
-            None => Err("the configuration has errors; keeping the running one".to_string()),
+            Err(e) => Err(e),
             // Its checks were validated and started when it was loaded:
             // nothing to reconfigure (checks, monitor files, maintenance,
             // metrics), only the pass below that compares with the kernel.
-            Some(config) if config == *self.config() => {
+            Ok(config) if config == *self.config() => {
                 parsed = started.elapsed();
                 debug!("the configuration is unchanged");
                 // ldirectord reloads its execute= instances on every reload.
@@ -495,8 +539,8 @@ impl State {
                 checked = started.elapsed();
                 Ok(self.update())
             }
-            Some(config) => match specs(&config) {
-                Err(e) => Err(format!("{e}; keeping the running configuration")),
+            Ok(config) => match specs(&config) {
+                Err(e) => Err(ReloadError::from(e)),
                 Ok(specs) => {
                     parsed = started.elapsed();
                     let list = self.instance_list(&config.global.execute);
@@ -519,7 +563,9 @@ impl State {
             },
         };
         // What was parsed, not the file now: a later write is a change.
-        self.watch.seen_parsed(source.as_deref());
+        if let Some(source) = source {
+            self.watch.seen_parsed(source.as_deref());
+        }
         self.phase = Phase::Running;
         self.metrics.reload(outcome.is_ok());
         match outcome {
@@ -687,6 +733,10 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
         status_cost: Duration::ZERO,
         status_basis: None,
         sync,
+        loader: Loader::default(),
+        resolve: Resolve::System,
+        reload_deadline: reload::DEADLINE,
+        reload_started: std::time::Instant::now(),
     };
     st.rescan_maintenance();
 
@@ -847,6 +897,12 @@ async fn serve(
                 st.config_file_check();
             }
             _ = watchdog.tick() => notify::watchdog(),
+            fetched = st.loader.finished() => {
+                st.finish_reload(fetched);
+                if st.loader.take_again() {
+                    st.reload();
+                }
+            }
         }
     }
 }
