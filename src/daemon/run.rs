@@ -6,7 +6,7 @@
 //! table takes milliseconds); they run in `block_in_place` so the check
 //! tasks keep their schedule meanwhile.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +17,15 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
-use crate::check::engine::{HealthEvent, Status};
+use crate::check::engine::HealthEvent;
 use crate::check::{Engine, Health, Outcome, Prober};
 use crate::config::{self, Config, Diagnostic, Severity};
 use crate::director::checks::{specs, SpecError};
-use crate::director::desired::{Knowledge, RealKey};
+use crate::director::controller::{Controller, Input};
+use crate::director::desired::RealKey;
 use crate::director::owned;
 use crate::director::reconcile::{Director, Report};
-use crate::ipvs::table::ServiceKey;
+use crate::director::view::View;
 use crate::ipvs::{Client, IpvsError};
 
 use super::alerts::{Alerts, Phase};
@@ -176,38 +177,11 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
     result
 }
 
-/// What the director knows at one moment, for [`crate::director::desired`].
-struct Know<'a> {
-    health: &'a BTreeMap<RealKey, Status>,
-    maintenance: &'a BTreeSet<RealKey>,
-    placed: &'a BTreeSet<RealKey>,
-}
-
-impl Knowledge for Know<'_> {
-    fn health(&self, key: &RealKey) -> Health {
-        self.health
-            .get(key)
-            .map(|s| s.health)
-            .unwrap_or(Health::Unknown)
-    }
-    fn in_maintenance(&self, key: &RealKey) -> bool {
-        self.maintenance.contains(key)
-    }
-    fn placed_before(&self, key: &RealKey) -> bool {
-        self.placed.contains(key)
-    }
-}
-
 struct State {
     opts: RunOptions,
-    director: Director<Client>,
+    ctl: Controller<Client>,
     engine: Engine<RealKey, Prober>,
     maintenance: Maintenance,
-    in_maintenance: BTreeSet<RealKey>,
-    /// Reals this director has seen in the kernel or put there.
-    placed: BTreeSet<RealKey>,
-    /// A configuration was swapped in since the last pass.
-    new_config: bool,
     /// `execute=`: the other instances driven with this one.
     instances: Instances,
     watch: FileWatch,
@@ -219,9 +193,9 @@ struct State {
     metrics: Metrics,
     /// What writing the status file took last time (reported by reload).
     status_cost: Duration,
-    /// What the status file on disk was made from: rewriting 10,000 reals
-    /// that did not change is most of a no-op pass.
-    status_basis: Option<StatusBasis>,
+    /// The view the status file on disk was made from: rewriting 10,000
+    /// reals that did not change is most of a no-op pass.
+    written: Option<Arc<View>>,
     /// `syncdaemon=`: the kernel's sync threads lvsd started.
     sync: SyncThreads,
     /// The reload reading its file off the loop, if any.
@@ -232,32 +206,9 @@ struct State {
     reload_started: std::time::Instant,
 }
 
-/// The inputs of the last status file written, besides the configuration
-/// and the table (a change to either clears [`State::status_basis`]).
-struct StatusBasis {
-    health: BTreeMap<RealKey, Status>,
-    maintenance: BTreeSet<RealKey>,
-}
-
-impl StatusBasis {
-    /// Whether the status file made from `health` would read the same
-    /// (it does not show when a probe last ran).
-    fn shows_same(
-        &self,
-        health: &BTreeMap<RealKey, Status>,
-        maintenance: &BTreeSet<RealKey>,
-    ) -> bool {
-        self.maintenance == *maintenance
-            && self.health.len() == health.len()
-            && self.health.iter().zip(health).all(|((ka, a), (kb, b))| {
-                ka == kb && a.health == b.health && a.failures == b.failures && a.last == b.last
-            })
-    }
-}
-
 impl State {
     fn config(&self) -> &Config {
-        self.director.config()
+        self.ctl.config()
     }
 
     /// The configuration file changed on disk: `callback` runs as in
@@ -283,66 +234,40 @@ impl State {
         log_event(ev);
     }
 
-    /// A full pass (reads the whole table): start-up and resync.
-    fn reconcile(&mut self) -> Option<usize> {
-        self.pass(true)
-    }
-
-    /// A pass from the table the last pass left (see
-    /// [`Director::update`]): health events, maintenance, reload.
-    fn update(&mut self) -> Option<usize> {
-        self.pass(false)
-    }
-
-    /// One reconcile pass with everything known now; logs and runs hooks.
-    /// Returns how many changes the kernel was asked to make (`None`: the
-    /// pass failed).
-    fn pass(&mut self, full: bool) -> Option<usize> {
-        let health = self.engine.snapshot();
-        let know = Know {
-            health: &health,
-            maintenance: &self.in_maintenance,
-            placed: &self.placed,
-        };
-        let director = &mut self.director;
-        let result = tokio::task::block_in_place(|| {
-            if full {
-                director.reconcile(&know)
-            } else {
-                director.update(&know)
-            }
-        });
-        let table_may_differ = match &result {
-            Ok(report) => report.read || !report.applied.is_empty() || !report.failed.is_empty(),
-            Err(_) => true,
-        };
-        if table_may_differ {
-            self.status_basis = None;
-        }
-        let changes = match result {
+    /// One step of the controller; logs, and runs hooks and alerts for
+    /// what it did. Returns how many changes the kernel was asked to make
+    /// (`None`: the pass failed).
+    fn pass(&mut self, input: Input) -> Option<usize> {
+        let ctl = &mut self.ctl;
+        let pass = tokio::task::block_in_place(|| ctl.step(input));
+        self.metrics.pass(pass.report.as_ref().ok(), &pass.view);
+        let changes = match &pass.report {
             Ok(report) => {
-                self.metrics.pass(Some(&report), &self.in_maintenance);
-                let recount = table_may_differ || std::mem::take(&mut self.new_config);
-                self.after_pass(&report, recount);
+                self.after_pass(report, &pass.view);
                 Some(report.applied.len() + report.failed.len())
             }
             // The kernel could not be read or written at all: keep the last
             // good state and try again on the next event or resync.
             Err(e) => {
-                self.metrics.pass(None, &self.in_maintenance);
                 error!(error = %e, "reconcile failed; will retry");
                 None
             }
         };
-        self.write_status(health);
+        self.write_status(&pass.view);
         changes
     }
 
-    /// Bookkeeping after a pass (the pass itself logged every change and
-    /// every refusal), and the alert mails for its changes.
-    fn after_pass(&mut self, report: &Report, recount: bool) {
+    /// A pass from the table the last pass left: health, maintenance.
+    fn update(&mut self) -> Option<usize> {
+        self.pass(Input::Health)
+    }
+
+    /// The alert mails and fallback commands for a pass's changes (the
+    /// pass itself logged every change and every refusal).
+    fn after_pass(&mut self, report: &Report, view: &View) {
         let mails = self.alerts.changes(
-            self.director.config(),
+            self.ctl.config(),
+            view,
             &report.applied,
             self.phase,
             std::time::Instant::now(),
@@ -350,25 +275,6 @@ impl State {
         );
         for m in mails {
             self.mailer.send(m);
-        }
-        // Only a table that changed (or was read anew), or a new
-        // configuration, can show reals not seen before.
-        if recount {
-            let table = self.director.table();
-            for v in &self.director.config().virtuals {
-                let Some(e) = table.services.get(&v.key) else {
-                    continue;
-                };
-                for r in &v.reals {
-                    let addr = crate::director::plan::dest_addr(&v.key, r.addr, r.forward);
-                    if e.dests.contains_key(&addr) {
-                        self.placed.insert(RealKey {
-                            service: v.key,
-                            real: r.addr,
-                        });
-                    }
-                }
-            }
         }
         for (key, serving) in &report.serving_edges {
             if let Some(v) = self.config().virtuals.iter().find(|v| v.key == *key) {
@@ -403,39 +309,24 @@ impl State {
     }
 
     /// Writes the status file unless it would read as the one on disk.
-    fn write_status(&mut self, health: BTreeMap<RealKey, Status>) {
-        if self
-            .status_basis
-            .as_ref()
-            .is_some_and(|b| b.shows_same(&health, &self.in_maintenance))
-        {
+    fn write_status(&mut self, view: &Arc<View>) {
+        if self.written.as_ref().is_some_and(|w| **w == **view) {
             self.status_cost = Duration::ZERO;
             return;
         }
         let t = std::time::Instant::now();
-        let Some(s) = status::of_director(
-            &self.opts.config,
-            std::process::id(),
-            &self.director,
-            &health,
-            &self.in_maintenance,
-        ) else {
+        let Some(s) = status::of_view(&self.opts.config, std::process::id(), view) else {
             // The table could not be read: the file of the last good pass
-            // stays (see status::of_director); the next good pass rewrites.
-            self.status_basis = None;
+            // stays (see status::of_view); the next good pass rewrites.
+            self.written = None;
             self.status_cost = Duration::ZERO;
             return;
         };
         match status::store(&self.opts.status_path(), &s) {
-            Ok(()) => {
-                self.status_basis = Some(StatusBasis {
-                    health,
-                    maintenance: self.in_maintenance.clone(),
-                });
-            }
+            Ok(()) => self.written = Some(Arc::clone(view)),
             Err(e) => {
                 // Written again at the next pass.
-                self.status_basis = None;
+                self.written = None;
                 warn!(error = %e, "cannot write the status file");
             }
         }
@@ -445,7 +336,7 @@ impl State {
     /// Sends the reminders due for reals that stay out (`emailalertfreq`).
     fn remind(&mut self) {
         let mails = self.alerts.due(
-            self.director.config(),
+            self.ctl.config(),
             self.phase,
             std::time::Instant::now(),
             &self.mailer.host,
@@ -455,20 +346,27 @@ impl State {
         }
     }
 
-    /// Rescans the maintenance directory; true if the set changed.
-    fn rescan_maintenance(&mut self) -> bool {
-        let now = self.maintenance.scan(self.director.config());
-        if now != self.in_maintenance {
-            for k in now.difference(&self.in_maintenance) {
-                info!(service = %k.service, real = %k.real, "real server in maintenance");
-            }
-            for k in self.in_maintenance.difference(&now) {
-                info!(service = %k.service, real = %k.real, "real server out of maintenance");
-            }
-            self.in_maintenance = now;
-            true
-        } else {
-            false
+    /// Rescans the maintenance directory (under `config`); the set when
+    /// it differs from the controller's, logged.
+    fn rescan_maintenance(&self, config: &Config) -> Option<BTreeSet<RealKey>> {
+        let now = self.maintenance.scan(config);
+        let was = self.ctl.maintenance();
+        if now == *was {
+            return None;
+        }
+        for k in now.difference(was) {
+            info!(service = %k.service, real = %k.real, "real server in maintenance");
+        }
+        for k in was.difference(&now) {
+            info!(service = %k.service, real = %k.real, "real server out of maintenance");
+        }
+        Some(now)
+    }
+
+    /// The maintenance directory changed: a pass.
+    fn maintenance_check(&mut self) {
+        if let Some(m) = self.rescan_maintenance(self.ctl.config()) {
+            self.pass(Input::Maintenance(m));
         }
     }
 
@@ -476,11 +374,10 @@ impl State {
     /// nothing; health of unchanged checks is kept by the engine.
     /// The sync threads after a reload: a failure is logged and the
     /// director goes on serving with the threads it has.
-    fn apply_sync(&mut self) {
-        let want = self.director.config().global.sync.clone();
+    fn apply_sync(&mut self, want: &config::model::Sync) {
         let sync = &mut self.sync;
-        let director = &mut self.director;
-        if let Err(e) = tokio::task::block_in_place(|| sync.apply(director.kernel(), &want)) {
+        let ctl = &mut self.ctl;
+        if let Err(e) = tokio::task::block_in_place(|| sync.apply(ctl.kernel(), want)) {
             error!(
                 "{}; the sync threads stay as they were",
                 DaemonError::from(e)
@@ -535,9 +432,10 @@ impl State {
                 // ldirectord reloads its execute= instances on every reload.
                 let list = self.instance_list(&config.global.execute);
                 self.instances.reconfigure(&list);
-                self.rescan_maintenance();
+                let m = self.rescan_maintenance(&config);
+                let m = m.unwrap_or_else(|| self.ctl.maintenance().clone());
                 checked = started.elapsed();
-                Ok(self.update())
+                Ok(self.pass(Input::Maintenance(m)))
             }
             Ok(config) => match specs(&config) {
                 Err(e) => Err(ReloadError::from(e)),
@@ -549,16 +447,14 @@ impl State {
                     observe(&self.engine, &self.monitor);
                     self.engine.apply(specs);
                     self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
-                    self.director.set_config(config);
-                    self.apply_sync();
-                    self.status_basis = None;
-                    self.new_config = true;
-                    if let Err(e) = self.metrics.configure(self.director.config()) {
+                    self.apply_sync(&config.global.sync);
+                    if let Err(e) = self.metrics.configure(&config) {
                         error!(error = %e, "cannot bind the metrics endpoint");
                     }
-                    self.rescan_maintenance();
+                    let m = self.rescan_maintenance(&config);
+                    let m = m.unwrap_or_else(|| self.ctl.maintenance().clone());
                     checked = started.elapsed();
-                    Ok(self.update())
+                    Ok(self.pass(Input::Reload(Box::new(config), m)))
                 }
             },
         };
@@ -705,20 +601,24 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     let maintenance = Maintenance::new(config.global.maintenancedir.clone());
     let watch = FileWatch::new(&opts.config);
     let sync_config = config.global.sync.clone();
-    let mut director = Director::new(client, config, recorded, Some(opts.owned_path()));
+    let director = Director::new(client, config, recorded, Some(opts.owned_path()));
+    let observer = engine.observer();
+    let in_maintenance = maintenance.scan(director.config());
+    for k in &in_maintenance {
+        info!(service = %k.service, real = %k.real, "real server in maintenance");
+    }
+    let health = Box::new(move || observer.snapshot());
+    let mut ctl = Controller::new(director, health, in_maintenance);
     // The sync threads before the table: a start that cannot run what was
     // asked for refuses, as for metrics, before touching anything.
     let mut sync = SyncThreads::new(opts.owned_path().with_extension("sync"));
-    tokio::task::block_in_place(|| sync.apply(director.kernel(), &sync_config))?;
+    tokio::task::block_in_place(|| sync.apply(ctl.kernel(), &sync_config))?;
     let st_flavor = opts.flavor;
     let mut st = State {
         opts,
-        director,
+        ctl,
         engine,
         maintenance,
-        in_maintenance: BTreeSet::new(),
-        placed: BTreeSet::new(),
-        new_config: false,
         instances: Instances::new(
             execute::Program::this(st_flavor.name())
                 .map_err(|e| warn!(error = %e, "cannot find this program's executable"))
@@ -731,17 +631,15 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
         phase: Phase::Starting,
         metrics,
         status_cost: Duration::ZERO,
-        status_basis: None,
+        written: None,
         sync,
         loader: Loader::default(),
         resolve: Resolve::System,
         reload_deadline: reload::DEADLINE,
         reload_started: std::time::Instant::now(),
     };
-    st.rescan_maintenance();
-
     // Adopt: reals already serving keep their weight until checked.
-    st.reconcile();
+    st.pass(Input::Resync);
     // Give the first check round (started at once) a moment to report, so
     // that READY means "programmed from real health" where it can.
     let stop_now = first_round(&mut st, &mut events, &mut signals).await;
@@ -769,35 +667,29 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     // As ldirectord: the execute= instances stop first.
     st.instances.stop().await;
     st.engine.shutdown().await;
-    let before = st.director.table().clone();
-    let cleanstop = tokio::task::block_in_place(|| st.director.clean_stop());
-    match cleanstop {
-        Ok(failed) => {
-            for (change, why) in &failed {
+    let ctl = &mut st.ctl;
+    let stop = tokio::task::block_in_place(|| ctl.step(Input::Stop));
+    match &stop.report {
+        Ok(report) => {
+            for (change, why) in &report.failed {
                 error!(%change, error = %why, "cleanstop: the kernel refused");
-            }
-            let removed: Vec<ServiceKey> = st
-                .director
-                .config()
-                .virtuals
-                .iter()
-                .filter(|v| v.cleanstop && before.services.contains_key(&v.key))
-                .filter(|v| !failed.iter().any(|(c, _)| *c.service() == v.key))
-                .map(|v| v.key)
-                .collect();
-            let mails = st
-                .alerts
-                .purged(st.director.config(), &before, &removed, &st.mailer.host);
-            for m in mails {
-                st.mailer.send(m);
             }
         }
         Err(e) => error!(error = %e, "cleanstop: cannot read the table"),
     }
-    tokio::task::block_in_place(|| st.sync.stop(st.director.kernel()));
-    let unserved: Vec<ServiceKey> = st.director.unserved().copied().collect();
-    for v in &st.director.config().virtuals {
-        if unserved.contains(&v.key) {
+    let stopped = stop.stopped.unwrap_or_default();
+    let mails = st.alerts.purged(
+        st.ctl.config(),
+        &stopped.before,
+        &stopped.removed,
+        &st.mailer.host,
+    );
+    for m in mails {
+        st.mailer.send(m);
+    }
+    tokio::task::block_in_place(|| st.sync.stop(st.ctl.kernel()));
+    for v in &st.ctl.config().virtuals {
+        if stopped.unserved.contains(&v.key) {
             if let Some(cmd) = &v.fallbackcommand {
                 hooks::fallback_command_wait(cmd, "stop", v).await;
             }
@@ -882,13 +774,11 @@ async fn serve(
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
             _ = resync.tick() => {
-                st.reconcile();
+                st.pass(Input::Resync);
             }
             _ = tick.tick() => {
                 st.remind();
-                if st.rescan_maintenance() {
-                    st.update();
-                }
+                st.maintenance_check();
                 st.config_file_check();
             }
             _ = file_events.notified() => {
@@ -929,66 +819,4 @@ fn log_event(ev: &HealthEvent<RealKey>) {
         reason = %ev.reason,
         "real server health changed"
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(health: Health, failures: u32, last: &str) -> Status {
-        Status {
-            health,
-            failures,
-            last: Some(last.to_string()),
-            last_checked: None,
-        }
-    }
-
-    #[test]
-    fn status_file_is_rewritten_only_when_it_would_read_differently() {
-        let config = crate::config::test_config(
-            "virtual=10.0.0.1:80\n    real=10.0.1.1:80 masq\n    real=10.0.1.2:80 masq\n",
-        );
-        let v = &config.virtuals[0];
-        let keys: Vec<RealKey> = v
-            .reals
-            .iter()
-            .map(|r| RealKey {
-                service: v.key,
-                real: r.addr,
-            })
-            .collect();
-        let health: BTreeMap<RealKey, Status> = keys
-            .iter()
-            .map(|k| (*k, status(Health::Up, 0, "200 OK")))
-            .collect();
-        let basis = StatusBasis {
-            health: health.clone(),
-            maintenance: BTreeSet::new(),
-        };
-        assert!(basis.shows_same(&health, &BTreeSet::new()));
-
-        // When a probe last ran is not in the file.
-        let mut later = health.clone();
-        for s in later.values_mut() {
-            s.last_checked = Some(Instant::now());
-        }
-        assert!(basis.shows_same(&later, &BTreeSet::new()));
-
-        // Everything the file shows is noticed.
-        let mut h = health.clone();
-        h.insert(keys[1], status(Health::Up, 1, "200 OK"));
-        assert!(!basis.shows_same(&h, &BTreeSet::new()));
-        let mut h = health.clone();
-        h.insert(keys[1], status(Health::Up, 0, "timed out"));
-        assert!(!basis.shows_same(&h, &BTreeSet::new()));
-        let mut h = health.clone();
-        h.insert(keys[0], status(Health::Down, 0, "200 OK"));
-        assert!(!basis.shows_same(&h, &BTreeSet::new()));
-        let mut h = health.clone();
-        h.remove(&keys[0]);
-        assert!(!basis.shows_same(&h, &BTreeSet::new()));
-        let maint: BTreeSet<RealKey> = [keys[0]].into();
-        assert!(!basis.shows_same(&health, &maint));
-    }
 }

@@ -3,23 +3,16 @@
 //! with its health, the weight the kernel holds and the last check result.
 //! `--json` and `--porcelain` print the same data for programs ([`Report`]).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::engine::Status as CheckStatus;
-use crate::check::{escape_text, Health};
-use crate::config::model::Config;
-use crate::director::desired::{fallback_active, RealKey};
-use crate::director::plan::dest_addr;
-use crate::director::reconcile::Director;
-use crate::ipvs::kernel::Kernel;
+use crate::check::escape_text;
+use crate::director::view::View;
 use crate::ipvs::names::Numeric;
 use crate::ipvs::save::rule_service_name;
-use crate::ipvs::table::Table;
 
 use super::pidfile::ProcState;
 
@@ -60,48 +53,30 @@ pub struct RealStatus {
     pub last: Option<String>,
 }
 
-pub fn build(
-    config_path: &Path,
-    pid: u32,
-    config: &Config,
-    table: &Table,
-    health: &BTreeMap<RealKey, CheckStatus>,
-    maintenance: &BTreeSet<RealKey>,
-) -> DaemonStatus {
-    let virtuals = config
+/// The status a view shows.
+pub fn build(config_path: &Path, pid: u32, view: &View) -> DaemonStatus {
+    let virtuals = view
         .virtuals
         .iter()
-        .map(|v| {
-            let entry = table.services.get(&v.key);
-            let reals = v
+        .map(|v| VirtualStatus {
+            service: v.key.to_string(),
+            ipvsadm: rule_service_name(&v.key, &Numeric),
+            scheduler: v.scheduler.clone(),
+            present: v.present,
+            fallback_active: v.fallback_active,
+            reals: v
                 .reals
                 .iter()
-                .map(|r| {
-                    let key = RealKey {
-                        service: v.key,
-                        real: r.addr,
-                    };
-                    let st = health.get(&key);
-                    let addr = dest_addr(&v.key, r.addr, r.forward);
-                    RealStatus {
-                        real: r.addr.to_string(),
-                        health: st.map_or(Health::Unknown, |s| s.health).to_string(),
-                        maintenance: maintenance.contains(&key),
-                        weight: entry.and_then(|e| e.dests.get(&addr)).map(|d| d.weight),
-                        configured_weight: r.weight,
-                        failures: st.map_or(0, |s| s.failures),
-                        last: st.and_then(|s| s.last.clone()),
-                    }
+                .map(|r| RealStatus {
+                    real: r.key.real.to_string(),
+                    health: r.health.to_string(),
+                    maintenance: r.maintenance,
+                    weight: r.kernel_weight,
+                    configured_weight: r.configured_weight,
+                    failures: r.failures,
+                    last: r.last.clone(),
                 })
-                .collect();
-            VirtualStatus {
-                service: v.key.to_string(),
-                ipvsadm: rule_service_name(&v.key, &Numeric),
-                scheduler: v.scheduler.clone(),
-                present: entry.is_some(),
-                fallback_active: fallback_active(v, table),
-                reals,
-            }
+                .collect(),
         })
         .collect();
     DaemonStatus {
@@ -116,23 +91,8 @@ pub fn build(
 /// missing would have the OCF monitor fail a director that serves fine, so
 /// the file on disk (from the last good pass) is kept instead. The monitor
 /// at depth 10 reads the kernel itself and sees a table that is really gone.
-pub fn of_director<K: Kernel>(
-    config_path: &Path,
-    pid: u32,
-    director: &Director<K>,
-    health: &BTreeMap<RealKey, CheckStatus>,
-    maintenance: &BTreeSet<RealKey>,
-) -> Option<DaemonStatus> {
-    director.synced().then(|| {
-        build(
-            config_path,
-            pid,
-            director.config(),
-            director.table(),
-            health,
-            maintenance,
-        )
-    })
+pub fn of_view(config_path: &Path, pid: u32, view: &View) -> Option<DaemonStatus> {
+    view.synced.then(|| build(config_path, pid, view))
 }
 
 pub fn store(path: &Path, s: &DaemonStatus) -> io::Result<()> {
@@ -345,24 +305,24 @@ mod tests {
 
     #[test]
     fn no_status_from_a_table_that_could_not_be_read() {
-        use crate::director::desired::AllUp;
+        use crate::director::controller::{Controller, Input};
+        use crate::director::reconcile::Director;
         use crate::ipvs::memory::MemoryKernel;
         let cf = "virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq 2\n";
         let config = crate::config::test_config(cf);
-        let mut d = Director::new(MemoryKernel::default(), config, Default::default(), None);
-        let (h, m) = (BTreeMap::new(), BTreeSet::new());
+        let d = Director::new(MemoryKernel::default(), config, Default::default(), None);
+        let mut c = Controller::new(d, Box::new(Default::default), Default::default());
         let p = Path::new("/x.cf");
-        assert_eq!(of_director(p, 1, &d, &h, &m), None, "before any pass");
-        d.reconcile(&AllUp).unwrap();
-        let good = of_director(p, 1, &d, &h, &m).unwrap();
+        assert_eq!(of_view(p, 1, c.view()), None, "before any pass");
+        let good = of_view(p, 1, &c.step(Input::Resync).view).unwrap();
         assert!(good.virtuals.iter().all(|v| v.present), "{good:?}");
         // One read fails (a signal on the socket): no status says the
         // services are gone; the next good pass reports them again.
-        d.kernel().fail_dumps = 1;
-        assert!(d.reconcile(&AllUp).is_err());
-        assert_eq!(of_director(p, 1, &d, &h, &m), None);
-        d.update(&AllUp).unwrap();
-        assert_eq!(of_director(p, 1, &d, &h, &m), Some(good));
+        c.kernel().fail_dumps = 1;
+        let failed = c.step(Input::Resync);
+        assert!(failed.report.is_err());
+        assert_eq!(of_view(p, 1, &failed.view), None);
+        assert_eq!(of_view(p, 1, &c.step(Input::Health).view), Some(good));
     }
 
     fn sample() -> DaemonStatus {
