@@ -1,6 +1,9 @@
 //! The long-running director process and the commands that drive it.
 //!
-//! - [`run`]: the process itself: checks, reconcile passes, signals, reload.
+//! - [`run`]: the process itself, its start-up and shutdown in order;
+//!   `serve`: the loop (generic over the kernel and the prober, tested
+//!   with the in-memory kernel under paused time); [`reload`]: reading a
+//!   reloaded file off the loop, under a deadline, then swapping it in.
 //! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
@@ -25,6 +28,7 @@ pub mod notify;
 pub mod pidfile;
 pub mod reload;
 pub mod run;
+mod serve;
 pub mod status;
 pub mod sync;
 pub mod watch;

@@ -1,44 +1,35 @@
-//! The director process: load the configuration, start the checks, adopt
-//! what the kernel holds, then keep the table in line with health until told
-//! to stop. Reload swaps the configuration only once the new one is valid.
-//!
-//! Netlink calls are synchronous and short (a pass over a 1,000-service
-//! table takes milliseconds); they run in `block_in_place` so the check
-//! tasks keep their schedule meanwhile.
+//! The director process: start-up and shutdown, in their order. Signals
+//! first (one that comes during start-up waits in its stream), the lock
+//! and the pid file at once, then the configuration, the kernel, the
+//! checks, metrics and the sync threads before the first pass; the loop
+//! is in [`super::serve`], reloads in [`super::reload`]. At shutdown the
+//! `execute=` instances, the checks, cleanstop, the sync threads lvsd
+//! started, `fallbackcommand stop`, the mails, then the lock.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
-use tracing::{debug, error, info, warn};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tracing::{error, info, warn};
 
-use crate::check::engine::HealthEvent;
-use crate::check::{Engine, Health, Outcome, Prober};
+use crate::check::{Engine, Prober};
 use crate::config::{self, Config, Diagnostic, Severity};
 use crate::director::checks::{specs, SpecError};
 use crate::director::controller::{Controller, Input};
-use crate::director::desired::RealKey;
 use crate::director::owned;
-use crate::director::reconcile::{Director, Report};
-use crate::director::view::View;
+use crate::director::reconcile::Director;
 use crate::ipvs::{Client, IpvsError};
 
-use super::alerts::{Alerts, Phase};
+use super::alerts::Phase;
 use super::execute::{self, Instances};
 use super::hooks;
-use super::logging::{self, Sink};
-use super::mailer::Mailer;
 use super::maintenance::Maintenance;
 use super::metrics::Metrics;
 use super::monitor::MonitorFiles;
 use super::notify;
 use super::pidfile::{self, Flavor, InstanceLock, LockError, LockRecord, PidFile};
-use super::reload::{self, Fetched, Loader, ReloadError, Resolve};
+use super::serve::{blocking, first_round, observe, serve, State};
 use super::status;
 use super::sync::{SyncError, SyncThreads};
 use super::watch::FileWatch;
@@ -138,24 +129,10 @@ fn load_daemon_config(path: &Path, debug: bool) -> Option<Config> {
 /// file watch: see [`FileWatch::seen_parsed`]).
 fn load_daemon_source(path: &Path, debug: bool) -> (Option<Config>, Option<Vec<u8>>) {
     let (loaded, bytes) = config::load_source(path, &config::resolve::System::new());
-    (accept_loaded(loaded, debug), bytes)
+    (super::reload::accept_loaded(loaded, debug), bytes)
 }
 
-/// A loaded file, as the daemon takes it: a valid one points the log copy
-/// at its `logfile=` first, then every diagnostic is logged.
-fn accept_loaded(loaded: config::Loaded, debug: bool) -> Option<Config> {
-    if !loaded.has_errors() {
-        logging::configure(Sink::for_config(&loaded.config.global, debug));
-    }
-    log_diagnostics(&loaded.diagnostics);
-    if loaded.has_errors() {
-        None
-    } else {
-        Some(loaded.config)
-    }
-}
-
-fn log_diagnostics(diags: &[Diagnostic]) {
+pub(super) fn log_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
         match d.severity {
             Severity::Error => error!("{d}"),
@@ -177,330 +154,12 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
     result
 }
 
-struct State {
-    opts: RunOptions,
-    ctl: Controller<Client>,
-    engine: Engine<RealKey, Prober>,
-    maintenance: Maintenance,
-    /// `execute=`: the other instances driven with this one.
-    instances: Instances,
-    watch: FileWatch,
-    monitor: Arc<MonitorFiles>,
-    alerts: Alerts,
-    mailer: Mailer,
-    /// For `emailalertstatus` and the alert mails.
-    phase: Phase,
-    metrics: Metrics,
-    /// What writing the status file took last time (reported by reload).
-    status_cost: Duration,
-    /// The view the status file on disk was made from: rewriting 10,000
-    /// reals that did not change is most of a no-op pass.
-    written: Option<Arc<View>>,
-    /// `syncdaemon=`: the kernel's sync threads lvsd started.
-    sync: SyncThreads,
-    /// The reload reading its file off the loop, if any.
-    loader: Loader,
-    resolve: Resolve,
-    reload_deadline: Duration,
-    /// When the reload in flight was asked for.
-    reload_started: std::time::Instant,
-}
-
-impl State {
-    fn config(&self) -> &Config {
-        self.ctl.config()
-    }
-
-    /// The configuration file changed on disk: `callback` runs as in
-    /// ldirectord, and with `autoreload=yes` the file is reloaded.
-    fn config_file_check(&mut self) {
-        // The load in flight reads the file; its result sets the watch.
-        if self.loader.busy() || !self.watch.changed() {
-            return;
-        }
-        if let Some(cb) = self.config().global.callback.clone() {
-            hooks::callback(&cb, &self.opts.config);
-        }
-        if self.config().global.autoreload {
-            self.reload();
-        } else {
-            self.watch.refresh();
-        }
-    }
-
-    /// One health transition: logged (the engine counts it for metrics; the
-    /// pass that acts on it comes after the burst).
-    fn health_changed(&mut self, ev: &HealthEvent<RealKey>) {
-        log_event(ev);
-    }
-
-    /// One step of the controller; logs, and runs hooks and alerts for
-    /// what it did. Returns how many changes the kernel was asked to make
-    /// (`None`: the pass failed).
-    fn pass(&mut self, input: Input) -> Option<usize> {
-        let ctl = &mut self.ctl;
-        let pass = tokio::task::block_in_place(|| ctl.step(input));
-        self.metrics.pass(pass.report.as_ref().ok(), &pass.view);
-        let changes = match &pass.report {
-            Ok(report) => {
-                self.after_pass(report, &pass.view);
-                Some(report.applied.len() + report.failed.len())
-            }
-            // The kernel could not be read or written at all: keep the last
-            // good state and try again on the next event or resync.
-            Err(e) => {
-                error!(error = %e, "reconcile failed; will retry");
-                None
-            }
-        };
-        self.write_status(&pass.view);
-        changes
-    }
-
-    /// A pass from the table the last pass left: health, maintenance.
-    fn update(&mut self) -> Option<usize> {
-        self.pass(Input::Health)
-    }
-
-    /// The alert mails and fallback commands for a pass's changes (the
-    /// pass itself logged every change and every refusal).
-    fn after_pass(&mut self, report: &Report, view: &View) {
-        let mails = self.alerts.changes(
-            self.ctl.config(),
-            view,
-            &report.applied,
-            self.phase,
-            std::time::Instant::now(),
-            &self.mailer.host,
-        );
-        for m in mails {
-            self.mailer.send(m);
-        }
-        for (key, serving) in &report.serving_edges {
-            if let Some(v) = self.config().virtuals.iter().find(|v| v.key == *key) {
-                if let Some(cmd) = &v.fallbackcommand {
-                    let action = if *serving { "stop" } else { "start" };
-                    hooks::fallback_command(cmd, action, v);
-                }
-            }
-        }
-    }
-
-    /// The `execute=` instances to drive: those whose files lead back to
-    /// this one are left out, with an error.
-    fn instance_list(&self, execute: &[String]) -> Vec<String> {
-        if execute.is_empty() {
-            return Vec::new();
-        }
-        let own = self
-            .opts
-            .config
-            .canonicalize()
-            .unwrap_or_else(|_| self.opts.config.clone());
-        let bad = execute::cycles(&own, execute, &execute::read_instance);
-        for b in &bad {
-            error!(instance = %b, "execute: this instance leads back to this configuration; not driving it (every reload would bounce between them)");
-        }
-        execute
-            .iter()
-            .filter(|c| !bad.contains(c))
-            .cloned()
-            .collect()
-    }
-
-    /// Writes the status file unless it would read as the one on disk.
-    fn write_status(&mut self, view: &Arc<View>) {
-        if self.written.as_ref().is_some_and(|w| **w == **view) {
-            self.status_cost = Duration::ZERO;
-            return;
-        }
-        let t = std::time::Instant::now();
-        let Some(s) = status::of_view(&self.opts.config, std::process::id(), view) else {
-            // The table could not be read: the file of the last good pass
-            // stays (see status::of_view); the next good pass rewrites.
-            self.written = None;
-            self.status_cost = Duration::ZERO;
-            return;
-        };
-        match status::store(&self.opts.status_path(), &s) {
-            Ok(()) => self.written = Some(Arc::clone(view)),
-            Err(e) => {
-                // Written again at the next pass.
-                self.written = None;
-                warn!(error = %e, "cannot write the status file");
-            }
-        }
-        self.status_cost = t.elapsed();
-    }
-
-    /// Sends the reminders due for reals that stay out (`emailalertfreq`).
-    fn remind(&mut self) {
-        let mails = self.alerts.due(
-            self.ctl.config(),
-            self.phase,
-            std::time::Instant::now(),
-            &self.mailer.host,
-        );
-        for m in mails {
-            self.mailer.send(m);
-        }
-    }
-
-    /// Rescans the maintenance directory (under `config`); the set when
-    /// it differs from the controller's, logged.
-    fn rescan_maintenance(&self, config: &Config) -> Option<BTreeSet<RealKey>> {
-        let now = self.maintenance.scan(config);
-        let was = self.ctl.maintenance();
-        if now == *was {
-            return None;
-        }
-        for k in now.difference(was) {
-            info!(service = %k.service, real = %k.real, "real server in maintenance");
-        }
-        for k in was.difference(&now) {
-            info!(service = %k.service, real = %k.real, "real server out of maintenance");
-        }
-        Some(now)
-    }
-
-    /// The maintenance directory changed: a pass.
-    fn maintenance_check(&mut self) {
-        if let Some(m) = self.rescan_maintenance(self.ctl.config()) {
-            self.pass(Input::Maintenance(m));
-        }
-    }
-
-    /// Reload: parse and validate fully, then swap. A bad file changes
-    /// nothing; health of unchanged checks is kept by the engine.
-    /// The sync threads after a reload: a failure is logged and the
-    /// director goes on serving with the threads it has.
-    fn apply_sync(&mut self, want: &config::model::Sync) {
-        let sync = &mut self.sync;
-        let ctl = &mut self.ctl;
-        if let Err(e) = tokio::task::block_in_place(|| sync.apply(ctl.kernel(), want)) {
-            error!(
-                "{}; the sync threads stay as they were",
-                DaemonError::from(e)
-            );
-        }
-    }
-
-    /// Reload, first half: the file is read, parsed and resolved on the
-    /// blocking pool ([`Loader`]); the loop goes on serving and takes the
-    /// result in [`State::finish_reload`]. One asked for while a load runs
-    /// is run after it.
-    fn reload(&mut self) {
-        let started = std::time::Instant::now();
-        let path = self.opts.config.clone();
-        if self
-            .loader
-            .start(path, self.resolve.clone(), self.reload_deadline)
-        {
-            notify::reloading();
-            info!(config = %self.opts.config.display(), "reloading");
-            self.reload_started = started;
-        } else {
-            debug!("a reload is already reading the file; another follows it");
-        }
-    }
-
-    /// Reload, second half: validate fully, then swap. A bad file (or one
-    /// that could not be read in time) changes nothing; health of
-    /// unchanged checks is kept by the engine.
-    fn finish_reload(&mut self, fetched: Result<Fetched, ReloadError>) {
-        let started = self.reload_started;
-        self.phase = Phase::Reloading;
-        // Where a reload's time goes, for the "done" line.
-        let mut parsed = Duration::ZERO;
-        let mut checked = Duration::ZERO;
-        let (loaded, source) = match fetched {
-            Ok(f) => (
-                accept_loaded(f.loaded, self.opts.debug).ok_or(ReloadError::Invalid),
-                Some(f.source),
-            ),
-            // Nothing was parsed: the watch keeps what it saw last.
-            Err(e) => (Err(e), None),
-        };
-        let outcome = match loaded {
-            Err(e) => Err(e),
-            // Its checks were validated and started when it was loaded:
-            // nothing to reconfigure (checks, monitor files, maintenance,
-            // metrics), only the pass below that compares with the kernel.
-            Ok(config) if config == *self.config() => {
-                parsed = started.elapsed();
-                debug!("the configuration is unchanged");
-                // ldirectord reloads its execute= instances on every reload.
-                let list = self.instance_list(&config.global.execute);
-                self.instances.reconfigure(&list);
-                let m = self.rescan_maintenance(&config);
-                let m = m.unwrap_or_else(|| self.ctl.maintenance().clone());
-                checked = started.elapsed();
-                Ok(self.pass(Input::Maintenance(m)))
-            }
-            Ok(config) => match specs(&config) {
-                Err(e) => Err(ReloadError::from(e)),
-                Ok(specs) => {
-                    parsed = started.elapsed();
-                    let list = self.instance_list(&config.global.execute);
-                    self.instances.reconfigure(&list);
-                    self.monitor.set_config(&config);
-                    observe(&self.engine, &self.monitor);
-                    self.engine.apply(specs);
-                    self.maintenance = Maintenance::new(config.global.maintenancedir.clone());
-                    self.apply_sync(&config.global.sync);
-                    if let Err(e) = self.metrics.configure(&config) {
-                        error!(error = %e, "cannot bind the metrics endpoint");
-                    }
-                    let m = self.rescan_maintenance(&config);
-                    let m = m.unwrap_or_else(|| self.ctl.maintenance().clone());
-                    checked = started.elapsed();
-                    Ok(self.pass(Input::Reload(Box::new(config), m)))
-                }
-            },
-        };
-        // What was parsed, not the file now: a later write is a change.
-        if let Some(source) = source {
-            self.watch.seen_parsed(source.as_deref());
-        }
-        self.phase = Phase::Running;
-        self.metrics.reload(outcome.is_ok());
-        match outcome {
-            Ok(changes) => {
-                // Timed from the signal's handling to the kernel's last ACK
-                // (or to the diff that found nothing to change).
-                let total = started.elapsed();
-                let ms = total.as_millis();
-                let phases = format!(
-                    "parse {} ms, checks {} ms, pass {} ms, status file {} ms",
-                    parsed.as_millis(),
-                    (checked - parsed).as_millis(),
-                    (total - checked)
-                        .saturating_sub(self.status_cost)
-                        .as_millis(),
-                    self.status_cost.as_millis()
-                );
-                match changes {
-                    Some(n) => info!("reload done in {ms} ms, {n} changes ({phases})"),
-                    None => {
-                        info!("reload done in {ms} ms; the table is not in line yet ({phases})")
-                    }
-                }
-                notify::ready("reloaded");
-            }
-            Err(why) => {
-                error!("reload failed: {why}");
-                notify::ready(&format!("reload failed: {why}"));
-            }
-        }
-    }
-}
-
 /// SIGHUP/SIGTERM/SIGINT, caught from the first moment: one that comes
 /// during start-up waits in its stream (a reload, or the stop path).
 struct Signals {
-    hup: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
+    hup: Signal,
+    term: Signal,
+    int: Signal,
 }
 
 impl Signals {
@@ -510,6 +169,14 @@ impl Signals {
             term: signal(SignalKind::terminate()).map_err(io_err("cannot handle SIGTERM"))?,
             int: signal(SignalKind::interrupt()).map_err(io_err("cannot handle SIGINT"))?,
         })
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn stop_signal(mut term: Signal, mut int: Signal) {
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }
 
@@ -548,7 +215,7 @@ fn claim_pidfile(opts: &RunOptions) -> Result<Option<PidFile>, DaemonError> {
 }
 
 async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
-    let mut signals = Signals::new()?;
+    let signals = Signals::new()?;
     std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
         "cannot create {}",
         opts.state_dir.display()
@@ -613,36 +280,21 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     // asked for refuses, as for metrics, before touching anything.
     let mut sync = SyncThreads::new(opts.owned_path().with_extension("sync"));
     tokio::task::block_in_place(|| sync.apply(ctl.kernel(), &sync_config))?;
-    let st_flavor = opts.flavor;
-    let mut st = State {
-        opts,
-        ctl,
-        engine,
-        maintenance,
-        instances: Instances::new(
-            execute::Program::this(st_flavor.name())
-                .map_err(|e| warn!(error = %e, "cannot find this program's executable"))
-                .ok(),
-        ),
-        watch,
-        monitor,
-        alerts: Alerts::default(),
-        mailer: Mailer::default(),
-        phase: Phase::Starting,
-        metrics,
-        status_cost: Duration::ZERO,
-        written: None,
-        sync,
-        loader: Loader::default(),
-        resolve: Resolve::System,
-        reload_deadline: reload::DEADLINE,
-        reload_started: std::time::Instant::now(),
-    };
+    let instances = Instances::new(
+        execute::Program::this(opts.flavor.name())
+            .map_err(|e| warn!(error = %e, "cannot find this program's executable"))
+            .ok(),
+    );
+    let mut st = State::new(opts, ctl, engine, maintenance, metrics, monitor, sync);
+    st.instances = instances;
+    st.watch = watch;
     // Adopt: reals already serving keep their weight until checked.
     st.pass(Input::Resync);
     // Give the first check round (started at once) a moment to report, so
     // that READY means "programmed from real health" where it can.
-    let stop_now = first_round(&mut st, &mut events, &mut signals).await;
+    let Signals { mut hup, term, int } = signals;
+    let mut shutdown = std::pin::pin!(stop_signal(term, int));
+    let stop_now = first_round(&mut st, &mut events, &mut shutdown).await;
     let result = if stop_now {
         info!("told to stop during start-up");
         Ok(())
@@ -658,7 +310,8 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
         notify::ready(&format!("{n} virtual services programmed"));
         let list = st.instance_list(&st.config().global.execute.clone());
         st.instances.start(&list);
-        serve(&mut st, &mut events, &mut signals).await
+        serve(&mut st, &mut events, &mut hup, &mut shutdown).await;
+        Ok(())
     };
 
     st.phase = Phase::Stopping;
@@ -668,7 +321,7 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     st.instances.stop().await;
     st.engine.shutdown().await;
     let ctl = &mut st.ctl;
-    let stop = tokio::task::block_in_place(|| ctl.step(Input::Stop));
+    let stop = blocking(|| ctl.step(Input::Stop));
     match &stop.report {
         Ok(report) => {
             for (change, why) in &report.failed {
@@ -687,7 +340,7 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     for m in mails {
         st.mailer.send(m);
     }
-    tokio::task::block_in_place(|| st.sync.stop(st.ctl.kernel()));
+    blocking(|| st.sync.stop(st.ctl.kernel()));
     for v in &st.ctl.config().virtuals {
         if stopped.unserved.contains(&v.key) {
             if let Some(cmd) = &v.fallbackcommand {
@@ -703,120 +356,4 @@ async fn main_loop(mut opts: RunOptions) -> Result<(), DaemonError> {
     // Released only now: a new daemon cannot start before cleanstop is done.
     drop(lock);
     result
-}
-
-/// Waits until every check has reported once, or until the longest probe
-/// deadline (capped) has passed. True when SIGTERM/SIGINT came meanwhile.
-async fn first_round(
-    st: &mut State,
-    events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
-    signals: &mut Signals,
-) -> bool {
-    let cap = st
-        .config()
-        .virtuals
-        .iter()
-        .map(|v| v.checktimeout.max(v.negotiatetimeout))
-        .max()
-        .unwrap_or(0)
-        .min(30);
-    let deadline =
-        Instant::now() + Duration::from_secs(u64::from(cap)) + Duration::from_millis(500);
-    loop {
-        let pending = st
-            .engine
-            .snapshot()
-            .values()
-            .any(|s| s.health == Health::Unknown);
-        if !pending || Instant::now() >= deadline {
-            return false;
-        }
-        tokio::select! {
-            ev = events.recv() => {
-                if let Some(ev) = ev {
-                    st.health_changed(&ev);
-                }
-            }
-            // SIGHUP stays in its stream: serve() reloads once running.
-            _ = signals.term.recv() => return true,
-            _ = signals.int.recv() => return true,
-            _ = sleep(Duration::from_millis(100)) => {}
-        }
-    }
-}
-
-async fn serve(
-    st: &mut State,
-    events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
-    signals: &mut Signals,
-) -> Result<(), DaemonError> {
-    let Signals { hup, term, int } = signals;
-    let mut resync = interval(st.opts.resync);
-    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    resync.reset();
-    let mut tick = interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
-    let file_events = st.watch.waker();
-    loop {
-        tokio::select! {
-            ev = events.recv() => {
-                let Some(ev) = ev else { return Ok(()) };
-                st.health_changed(&ev);
-                // Coalesce a burst (many reals failing at once) into one pass.
-                sleep(Duration::from_millis(20)).await;
-                while let Ok(ev) = events.try_recv() {
-                    st.health_changed(&ev);
-                }
-                st.update();
-            }
-            _ = hup.recv() => st.reload(),
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = resync.tick() => {
-                st.pass(Input::Resync);
-            }
-            _ = tick.tick() => {
-                st.remind();
-                st.maintenance_check();
-                st.config_file_check();
-            }
-            _ = file_events.notified() => {
-                // Editors write in several steps: let them finish.
-                sleep(Duration::from_millis(100)).await;
-                st.config_file_check();
-            }
-            _ = watchdog.tick() => notify::watchdog(),
-            fetched = st.loader.finished() => {
-                st.finish_reload(fetched);
-                if st.loader.take_again() {
-                    st.reload();
-                }
-            }
-        }
-    }
-}
-
-/// Feeds every probe result to the monitor files, only while some virtual
-/// has one (the observer costs a lookup per result).
-fn observe(engine: &Engine<RealKey, Prober>, monitor: &Arc<MonitorFiles>) {
-    if monitor.is_empty() {
-        engine.observe(None);
-    } else {
-        let m = Arc::clone(monitor);
-        engine.observe(Some(Arc::new(move |key: &RealKey, outcome: &Outcome| {
-            m.record(key, outcome)
-        })));
-    }
-}
-
-fn log_event(ev: &HealthEvent<RealKey>) {
-    info!(
-        service = %ev.key.service,
-        real = %ev.key.real,
-        from = %ev.from,
-        to = %ev.to,
-        reason = %ev.reason,
-        "real server health changed"
-    );
 }

@@ -1,0 +1,428 @@
+//! The running director's loop and what it does for each input: health
+//! events, SIGHUP, resync, maintenance, the file watch, reloads finishing,
+//! the watchdog. Generic over the kernel and the prober, so that tests run
+//! it with the in-memory kernel and a scripted prober under paused time.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
+use tracing::{error, info, warn};
+
+use crate::check::engine::HealthEvent;
+use crate::check::{Checker, Engine, Health, Outcome};
+use crate::config::{self, Config};
+use crate::director::controller::{Controller, Input};
+use crate::director::desired::RealKey;
+use crate::director::reconcile::Report;
+use crate::director::view::View;
+use crate::ipvs::kernel::Kernel;
+
+use super::alerts::{Alerts, Phase};
+use super::execute::{self, Instances};
+use super::hooks;
+use super::mailer::Mailer;
+use super::maintenance::Maintenance;
+use super::metrics::Metrics;
+use super::monitor::MonitorFiles;
+use super::notify;
+use super::reload::{Loader, Resolve};
+use super::run::{DaemonError, RunOptions};
+use super::status;
+use super::sync::{SyncKernel, SyncThreads};
+use super::watch::FileWatch;
+
+/// What asks for a reload: SIGHUP, or a channel in tests.
+pub(super) trait Hup {
+    fn recv(&mut self) -> impl Future<Output = Option<()>> + Send;
+}
+
+impl Hup for tokio::signal::unix::Signal {
+    fn recv(&mut self) -> impl Future<Output = Option<()>> + Send {
+        tokio::signal::unix::Signal::recv(self)
+    }
+}
+
+impl Hup for tokio::sync::mpsc::UnboundedReceiver<()> {
+    fn recv(&mut self) -> impl Future<Output = Option<()>> + Send {
+        tokio::sync::mpsc::UnboundedReceiver::recv(self)
+    }
+}
+
+/// Netlink calls are synchronous and short (a pass over a 1,000-service
+/// table takes milliseconds); on the multi-threaded runtime they run in
+/// `block_in_place` so the check tasks keep their schedule meanwhile.
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Everything the running director holds besides its signals and events.
+pub(super) struct State<K: Kernel + SyncKernel, P: Checker> {
+    pub(super) opts: RunOptions,
+    pub(super) ctl: Controller<K>,
+    pub(super) engine: Engine<RealKey, P>,
+    pub(super) maintenance: Maintenance,
+    /// `execute=`: the other instances driven with this one.
+    pub(super) instances: Instances,
+    pub(super) watch: FileWatch,
+    pub(super) monitor: Arc<MonitorFiles>,
+    pub(super) alerts: Alerts,
+    pub(super) mailer: Mailer,
+    /// For `emailalertstatus` and the alert mails.
+    pub(super) phase: Phase,
+    pub(super) metrics: Metrics,
+    /// What writing the status file took last time (reported by reload).
+    pub(super) status_cost: Duration,
+    /// The view the status file on disk was made from: rewriting 10,000
+    /// reals that did not change is most of a no-op pass.
+    pub(super) written: Option<Arc<View>>,
+    /// `syncdaemon=`: the kernel's sync threads lvsd started.
+    pub(super) sync: SyncThreads,
+    /// The reload reading its file off the loop, if any.
+    pub(super) loader: Loader,
+    pub(super) resolve: Resolve,
+    pub(super) reload_deadline: Duration,
+    /// When the reload in flight was asked for.
+    pub(super) reload_started: std::time::Instant,
+}
+
+impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
+    /// A director before its first pass (`execute=` instances none, the
+    /// file watch on `opts.config`, alerts and mails idle).
+    pub(super) fn new(
+        opts: RunOptions,
+        ctl: Controller<K>,
+        engine: Engine<RealKey, P>,
+        maintenance: Maintenance,
+        metrics: Metrics,
+        monitor: Arc<MonitorFiles>,
+        sync: SyncThreads,
+    ) -> Self {
+        let watch = FileWatch::new(&opts.config);
+        State {
+            opts,
+            ctl,
+            engine,
+            maintenance,
+            instances: Instances::new(None),
+            watch,
+            monitor,
+            alerts: Alerts::default(),
+            mailer: Mailer::default(),
+            phase: Phase::Starting,
+            metrics,
+            status_cost: Duration::ZERO,
+            written: None,
+            sync,
+            loader: Loader::default(),
+            resolve: Resolve::System,
+            reload_deadline: super::reload::DEADLINE,
+            reload_started: std::time::Instant::now(),
+        }
+    }
+
+    pub(super) fn config(&self) -> &Config {
+        self.ctl.config()
+    }
+
+    /// The configuration file changed on disk: `callback` runs as in
+    /// ldirectord, and with `autoreload=yes` the file is reloaded.
+    pub(super) fn config_file_check(&mut self) {
+        // The load in flight reads the file; its result sets the watch.
+        if self.loader.busy() || !self.watch.changed() {
+            return;
+        }
+        if let Some(cb) = self.config().global.callback.clone() {
+            hooks::callback(&cb, &self.opts.config);
+        }
+        if self.config().global.autoreload {
+            self.reload();
+        } else {
+            self.watch.refresh();
+        }
+    }
+
+    /// One health transition: logged (the engine counts it for metrics; the
+    /// pass that acts on it comes after the burst).
+    pub(super) fn health_changed(&mut self, ev: &HealthEvent<RealKey>) {
+        log_event(ev);
+    }
+
+    /// One step of the controller; logs, and runs hooks and alerts for
+    /// what it did. Returns how many changes the kernel was asked to make
+    /// (`None`: the pass failed).
+    pub(super) fn pass(&mut self, input: Input) -> Option<usize> {
+        let ctl = &mut self.ctl;
+        let pass = blocking(|| ctl.step(input));
+        self.metrics.pass(pass.report.as_ref().ok(), &pass.view);
+        let changes = match &pass.report {
+            Ok(report) => {
+                self.after_pass(report, &pass.view);
+                Some(report.applied.len() + report.failed.len())
+            }
+            // The kernel could not be read or written at all: keep the last
+            // good state and try again on the next event or resync.
+            Err(e) => {
+                error!(error = %e, "reconcile failed; will retry");
+                None
+            }
+        };
+        self.write_status(&pass.view);
+        changes
+    }
+
+    /// A pass from the table the last pass left: health, maintenance.
+    pub(super) fn update(&mut self) -> Option<usize> {
+        self.pass(Input::Health)
+    }
+
+    /// The alert mails and fallback commands for a pass's changes (the
+    /// pass itself logged every change and every refusal).
+    fn after_pass(&mut self, report: &Report, view: &View) {
+        let mails = self.alerts.changes(
+            self.ctl.config(),
+            view,
+            &report.applied,
+            self.phase,
+            std::time::Instant::now(),
+            &self.mailer.host,
+        );
+        for m in mails {
+            self.mailer.send(m);
+        }
+        for (key, serving) in &report.serving_edges {
+            if let Some(v) = self.config().virtuals.iter().find(|v| v.key == *key) {
+                if let Some(cmd) = &v.fallbackcommand {
+                    let action = if *serving { "stop" } else { "start" };
+                    hooks::fallback_command(cmd, action, v);
+                }
+            }
+        }
+    }
+
+    /// The `execute=` instances to drive: those whose files lead back to
+    /// this one are left out, with an error.
+    pub(super) fn instance_list(&self, execute: &[String]) -> Vec<String> {
+        if execute.is_empty() {
+            return Vec::new();
+        }
+        let own = self
+            .opts
+            .config
+            .canonicalize()
+            .unwrap_or_else(|_| self.opts.config.clone());
+        let bad = execute::cycles(&own, execute, &execute::read_instance);
+        for b in &bad {
+            error!(instance = %b, "execute: this instance leads back to this configuration; not driving it (every reload would bounce between them)");
+        }
+        execute
+            .iter()
+            .filter(|c| !bad.contains(c))
+            .cloned()
+            .collect()
+    }
+
+    /// Writes the status file unless it would read as the one on disk.
+    fn write_status(&mut self, view: &Arc<View>) {
+        if self.written.as_ref().is_some_and(|w| **w == **view) {
+            self.status_cost = Duration::ZERO;
+            return;
+        }
+        let t = std::time::Instant::now();
+        let Some(s) = status::of_view(&self.opts.config, std::process::id(), view) else {
+            // The table could not be read: the file of the last good pass
+            // stays (see status::of_view); the next good pass rewrites.
+            self.written = None;
+            self.status_cost = Duration::ZERO;
+            return;
+        };
+        match status::store(&self.opts.status_path(), &s) {
+            Ok(()) => self.written = Some(Arc::clone(view)),
+            Err(e) => {
+                // Written again at the next pass.
+                self.written = None;
+                warn!(error = %e, "cannot write the status file");
+            }
+        }
+        self.status_cost = t.elapsed();
+    }
+
+    /// Sends the reminders due for reals that stay out (`emailalertfreq`).
+    fn remind(&mut self) {
+        let mails = self.alerts.due(
+            self.ctl.config(),
+            self.phase,
+            std::time::Instant::now(),
+            &self.mailer.host,
+        );
+        for m in mails {
+            self.mailer.send(m);
+        }
+    }
+
+    /// Rescans the maintenance directory (under `config`); the set when
+    /// it differs from the controller's, logged.
+    pub(super) fn rescan_maintenance(&self, config: &Config) -> Option<BTreeSet<RealKey>> {
+        let now = self.maintenance.scan(config);
+        let was = self.ctl.maintenance();
+        if now == *was {
+            return None;
+        }
+        for k in now.difference(was) {
+            info!(service = %k.service, real = %k.real, "real server in maintenance");
+        }
+        for k in was.difference(&now) {
+            info!(service = %k.service, real = %k.real, "real server out of maintenance");
+        }
+        Some(now)
+    }
+
+    /// The maintenance directory changed: a pass.
+    fn maintenance_check(&mut self) {
+        if let Some(m) = self.rescan_maintenance(self.ctl.config()) {
+            self.pass(Input::Maintenance(m));
+        }
+    }
+
+    /// Reload: parse and validate fully, then swap. A bad file changes
+    /// nothing; health of unchanged checks is kept by the engine.
+    /// The sync threads after a reload: a failure is logged and the
+    /// director goes on serving with the threads it has.
+    pub(super) fn apply_sync(&mut self, want: &config::model::Sync) {
+        let sync = &mut self.sync;
+        let ctl = &mut self.ctl;
+        if let Err(e) = blocking(|| sync.apply(ctl.kernel(), want)) {
+            error!(
+                "{}; the sync threads stay as they were",
+                DaemonError::from(e)
+            );
+        }
+    }
+}
+
+/// Waits until every check has reported once, or until the longest probe
+/// deadline (capped) has passed. True when SIGTERM/SIGINT came meanwhile.
+pub(super) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
+    st: &mut State<K, P>,
+    events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+) -> bool {
+    let cap = st
+        .config()
+        .virtuals
+        .iter()
+        .map(|v| v.checktimeout.max(v.negotiatetimeout))
+        .max()
+        .unwrap_or(0)
+        .min(30);
+    let deadline =
+        Instant::now() + Duration::from_secs(u64::from(cap)) + Duration::from_millis(500);
+    loop {
+        let pending = st
+            .engine
+            .snapshot()
+            .values()
+            .any(|s| s.health == Health::Unknown);
+        if !pending || Instant::now() >= deadline {
+            return false;
+        }
+        tokio::select! {
+            ev = events.recv() => {
+                if let Some(ev) = ev {
+                    st.health_changed(&ev);
+                }
+            }
+            // SIGHUP stays in its stream: serve() reloads once running.
+            _ = shutdown.as_mut() => return true,
+            _ = sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+/// The loop: health events, SIGHUP (`hup`), resync, maintenance, the
+/// file watch, reloads finishing and the watchdog, until `shutdown`.
+pub(super) async fn serve<K: Kernel + SyncKernel, P: Checker>(
+    st: &mut State<K, P>,
+    events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
+    hup: &mut impl Hup,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+) {
+    let mut resync = interval(st.opts.resync);
+    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    resync.reset();
+    let mut tick = interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    let file_events = st.watch.waker();
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { return };
+                st.health_changed(&ev);
+                // Coalesce a burst (many reals failing at once) into one pass.
+                sleep(Duration::from_millis(20)).await;
+                while let Ok(ev) = events.try_recv() {
+                    st.health_changed(&ev);
+                }
+                st.update();
+            }
+            _ = hup.recv() => st.reload(),
+            _ = shutdown.as_mut() => return,
+            _ = resync.tick() => {
+                st.pass(Input::Resync);
+            }
+            _ = tick.tick() => {
+                st.remind();
+                st.maintenance_check();
+                st.config_file_check();
+            }
+            _ = file_events.notified() => {
+                // Editors write in several steps: let them finish.
+                sleep(Duration::from_millis(100)).await;
+                st.config_file_check();
+            }
+            _ = watchdog.tick() => notify::watchdog(),
+            fetched = st.loader.finished() => {
+                st.finish_reload(fetched);
+                if st.loader.take_again() {
+                    st.reload();
+                }
+            }
+        }
+    }
+}
+
+/// Feeds every probe result to the monitor files, only while some virtual
+/// has one (the observer costs a lookup per result).
+pub(super) fn observe<P: Checker>(engine: &Engine<RealKey, P>, monitor: &Arc<MonitorFiles>) {
+    if monitor.is_empty() {
+        engine.observe(None);
+    } else {
+        let m = Arc::clone(monitor);
+        engine.observe(Some(Arc::new(move |key: &RealKey, outcome: &Outcome| {
+            m.record(key, outcome)
+        })));
+    }
+}
+
+fn log_event(ev: &HealthEvent<RealKey>) {
+    info!(
+        service = %ev.key.service,
+        real = %ev.key.real,
+        from = %ev.from,
+        to = %ev.to,
+        reason = %ev.reason,
+        "real server health changed"
+    );
+}
+
+#[cfg(test)]
+#[path = "serve_tests.rs"]
+mod tests;
