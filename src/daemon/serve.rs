@@ -33,7 +33,7 @@ use super::notify;
 use super::reload::{Loader, Resolve};
 use super::run::{DaemonError, RunOptions};
 use super::status;
-use super::sync::{SyncKernel, SyncThreads};
+use super::sync::{SyncKernel, SyncThreads, SyncView};
 use super::watch::FileWatch;
 
 /// What asks for a reload: SIGHUP, or a channel in tests.
@@ -82,7 +82,9 @@ pub(super) struct State<K: Kernel + SyncKernel, P: Checker> {
     pub(super) status_cost: Duration,
     /// The view the status file on disk was made from: rewriting 10,000
     /// reals that did not change is most of a no-op pass.
-    pub(super) written: Option<Arc<View>>,
+    pub(super) written: Option<(Arc<View>, SyncView)>,
+    /// The kernel's sync threads, as last listed (start, reload, resync).
+    pub(super) sync_view: SyncView,
     /// `syncdaemon=`: the kernel's sync threads lvsd started.
     pub(super) sync: SyncThreads,
     /// The reload reading its file off the loop, if any.
@@ -120,6 +122,7 @@ impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
             metrics,
             status_cost: Duration::ZERO,
             written: None,
+            sync_view: SyncView::default(),
             sync,
             loader: Loader::default(),
             resolve: Resolve::System,
@@ -159,8 +162,14 @@ impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
     /// what it did. Returns how many changes the kernel was asked to make
     /// (`None`: the pass failed).
     pub(super) fn pass(&mut self, input: Input) -> Option<usize> {
+        // A full pass also lists the sync threads again: someone else may
+        // have started or stopped one.
+        let full = matches!(input, Input::Resync);
         let ctl = &mut self.ctl;
         let pass = blocking(|| ctl.step(input));
+        if full {
+            self.list_sync();
+        }
         self.metrics.pass(pass.report.as_ref().ok(), &pass.view);
         let changes = match &pass.report {
             Ok(report) => {
@@ -231,12 +240,17 @@ impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
 
     /// Writes the status file unless it would read as the one on disk.
     fn write_status(&mut self, view: &Arc<View>) {
-        if self.written.as_ref().is_some_and(|w| **w == **view) {
+        if self
+            .written
+            .as_ref()
+            .is_some_and(|(w, s)| **w == **view && *s == self.sync_view)
+        {
             self.status_cost = Duration::ZERO;
             return;
         }
         let t = std::time::Instant::now();
-        let Some(s) = status::of_view(&self.opts.config, std::process::id(), view) else {
+        let pid = std::process::id();
+        let Some(s) = status::of_view(&self.opts.config, pid, view, &self.sync_view) else {
             // The table could not be read: the file of the last good pass
             // stays (see status::of_view); the next good pass rewrites.
             self.written = None;
@@ -244,7 +258,7 @@ impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
             return;
         };
         match status::store(&self.opts.status_path(), &s) {
-            Ok(()) => self.written = Some(Arc::clone(view)),
+            Ok(()) => self.written = Some((Arc::clone(view), self.sync_view.clone())),
             Err(e) => {
                 // Written again at the next pass.
                 self.written = None;
@@ -304,6 +318,14 @@ impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
                 DaemonError::from(e)
             );
         }
+        self.list_sync();
+    }
+
+    /// Lists the kernel's sync threads for the status.
+    fn list_sync(&mut self) {
+        let sync = &self.sync;
+        let ctl = &mut self.ctl;
+        self.sync_view = blocking(|| sync.view(ctl.kernel()));
     }
 }
 
