@@ -3,7 +3,8 @@
 //! - [`run`]: the process itself, its start-up and shutdown in order;
 //!   `serve`: the loop (generic over the kernel and the prober, tested
 //!   with the in-memory kernel under paused time); [`reload`]: reading a
-//!   reloaded file off the loop, under a deadline, then swapping it in.
+//!   reloaded file off the loop, under a deadline, then swapping it in;
+//!   `outputs`: what follows a pass (mails, hooks, the status file).
 //! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
@@ -25,6 +26,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod monitor;
 pub mod notify;
+mod outputs;
 pub mod pidfile;
 pub mod reload;
 pub mod run;

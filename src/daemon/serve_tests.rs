@@ -1,6 +1,6 @@
 //! The loop with the in-memory kernel, a scripted prober and paused time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
@@ -15,6 +15,7 @@ use crate::lvs::Family;
 
 use super::super::pidfile::Flavor;
 use super::super::reload::DEADLINE;
+use super::super::status;
 
 impl SyncKernel for MemoryKernel {
     fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
