@@ -11,10 +11,15 @@
 //!   `lvsd list` and `lvsd save`.
 //! - [`check`]: health checks of real servers, one file per checker, and the
 //!   engine that runs them concurrently with hard deadlines.
-//! - [`director`]: what the table should hold given the config (and, later,
-//!   health), and the minimal changes that get the kernel there.
-//! - [`daemon`]: the long-running process: pid files, signals, readiness,
-//!   and the ldirectord-compatible start/stop/status/reload.
+//! - [`director`]: what the table should hold given the config and health,
+//!   and the minimal changes that get the kernel there; its
+//!   `Controller` takes every input (health, maintenance, reload, resync,
+//!   stop) as one step and returns the pass with a view, one row per
+//!   configured real, that status, metrics and alerts read.
+//! - [`daemon`]: the long-running process as a thin shell around the
+//!   controller: start-up and shutdown (`run`), the loop (`serve`),
+//!   reload (`reload`), pid files, signals, readiness, and the
+//!   ldirectord-compatible start/stop/status/reload.
 //! - [`metrics`]: the opt-in Prometheus endpoint: rendering (pure) and the
 //!   HTTP server; the daemon feeds it.
 //! - [`cli`]: the command line; the only place that prints and picks exit codes.

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::model::{AlertStatus, Config, Virtual};
-use crate::director::plan::dest_addr;
+use crate::director::view::View;
 use crate::ipvs::table::Table;
 use crate::ipvs::{Change, ServiceKey};
 
@@ -74,10 +74,12 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    /// The mails for the changes a reconcile pass applied.
+    /// The mails for the changes a reconcile pass applied; `view` (the
+    /// director after that pass) tells a fallback from a real server.
     pub fn changes(
         &mut self,
         config: &Config,
+        view: &View,
         applied: &[Change],
         phase: Phase,
         now: Instant,
@@ -101,7 +103,7 @@ impl Alerts {
             let Some(v) = config.virtuals.iter().find(|v| v.key == *key) else {
                 continue;
             };
-            let fallback = is_fallback(v, *addr);
+            let fallback = view.is_fallback(key, *addr);
             let tag = if fallback { "fallback" } else { "real" };
             let who = format!("{tag} server: {addr} ({})", virtual_str(key));
             let subject = match what {
@@ -183,17 +185,6 @@ enum What {
     Deleted,
 }
 
-fn is_fallback(v: &Virtual, addr: SocketAddr) -> bool {
-    let real = v
-        .reals
-        .iter()
-        .any(|r| dest_addr(&v.key, r.addr, r.forward) == addr);
-    !real
-        && v.fallback
-            .as_ref()
-            .is_some_and(|f| dest_addr(&v.key, f.addr, f.forward) == addr)
-}
-
 /// ldirectord's `get_virtual`: `VIP:PORT`, or the firewall mark.
 fn virtual_str(key: &ServiceKey) -> String {
     match key {
@@ -251,6 +242,11 @@ mod tests {
         crate::config::test_config(&cf)
     }
 
+    fn view_of(c: &Config) -> View {
+        let none = Default::default();
+        crate::director::view::build(c, &Table::new(), true, &none, &Default::default())
+    }
+
     fn key() -> ServiceKey {
         ServiceKey::Inet {
             protocol: crate::ipvs::Protocol::Tcp,
@@ -278,7 +274,7 @@ mod tests {
             Change::EditDest(key(), a("10.0.0.3:80"), Dest::new(Forward::Route, 5)),
             Change::AddDest(key(), a("127.0.0.1:80"), Dest::new(Forward::Route, 1)),
         ];
-        let m = al.changes(&c, &changes, Phase::Running, t, "director");
+        let m = al.changes(&c, &view_of(&c), &changes, Phase::Running, t, "director");
         assert_eq!(
             subjects(&m),
             [
@@ -301,6 +297,7 @@ mod tests {
         // Service-level changes are not about a real server.
         let m = al.changes(
             &c,
+            &view_of(&c),
             &[Change::DelService(key())],
             Phase::Running,
             t,
@@ -315,12 +312,26 @@ mod tests {
         let mut al = Alerts::default();
         let t = Instant::now();
         let del = [Change::DelDest(key(), a("10.0.0.2:80"))];
-        assert!(al.changes(&c, &del, Phase::Running, t, "h").is_empty());
-        assert!(al.changes(&c, &del, Phase::Reloading, t, "h").is_empty());
-        assert_eq!(al.changes(&c, &del, Phase::Starting, t, "h").len(), 1);
-        assert_eq!(al.changes(&c, &del, Phase::Stopping, t, "h").len(), 1);
+        assert!(al
+            .changes(&c, &view_of(&c), &del, Phase::Running, t, "h")
+            .is_empty());
+        assert!(al
+            .changes(&c, &view_of(&c), &del, Phase::Reloading, t, "h")
+            .is_empty());
+        assert_eq!(
+            al.changes(&c, &view_of(&c), &del, Phase::Starting, t, "h")
+                .len(),
+            1
+        );
+        assert_eq!(
+            al.changes(&c, &view_of(&c), &del, Phase::Stopping, t, "h")
+                .len(),
+            1
+        );
         c.virtuals[0].emailalert = None;
-        assert!(al.changes(&c, &del, Phase::Starting, t, "h").is_empty());
+        assert!(al
+            .changes(&c, &view_of(&c), &del, Phase::Starting, t, "h")
+            .is_empty());
     }
 
     #[test]
@@ -331,7 +342,11 @@ mod tests {
         let t0 = Instant::now();
         let at = |s| t0 + Duration::from_secs(s);
         let del = [Change::DelDest(key(), a("10.0.0.2:80"))];
-        assert_eq!(al.changes(&c, &del, Phase::Running, t0, "h").len(), 1);
+        assert_eq!(
+            al.changes(&c, &view_of(&c), &del, Phase::Running, t0, "h")
+                .len(),
+            1
+        );
         assert!(al.due(&c, Phase::Running, at(59), "h").is_empty());
         let m = al.due(&c, Phase::Running, at(60), "h");
         assert_eq!(
@@ -353,7 +368,11 @@ mod tests {
             a("10.0.0.2:80"),
             Dest::new(Forward::Route, 1),
         )];
-        assert_eq!(al.changes(&c, &add, Phase::Running, at(241), "h").len(), 1);
+        assert_eq!(
+            al.changes(&c, &view_of(&c), &add, Phase::Running, at(241), "h")
+                .len(),
+            1
+        );
         assert_eq!(al.outstanding(), 0);
         assert!(al.due(&c, Phase::Running, at(1000), "h").is_empty());
     }
@@ -395,18 +414,18 @@ mod tests {
         let mut al = Alerts::default();
         let t0 = Instant::now();
         let del = [Change::DelDest(key(), a("10.0.0.2:80"))];
-        al.changes(&c, &del, Phase::Running, t0, "h");
+        al.changes(&c, &view_of(&c), &del, Phase::Running, t0, "h");
         assert_eq!(al.outstanding(), 0);
         let c = config("emailalertfreq=10\n");
         let fb = [Change::DelDest(key(), a("127.0.0.1:80"))];
-        let m = al.changes(&c, &fb, Phase::Running, t0, "h");
+        let m = al.changes(&c, &view_of(&c), &fb, Phase::Running, t0, "h");
         assert_eq!(
             subjects(&m),
             ["[web] Deleted fallback server: 127.0.0.1:80 (10.0.0.1:80)"]
         );
         assert_eq!(al.outstanding(), 0);
         // A virtual removed (reload) drops its reminders.
-        al.changes(&c, &del, Phase::Running, t0, "h");
+        al.changes(&c, &view_of(&c), &del, Phase::Running, t0, "h");
         assert_eq!(al.outstanding(), 1);
         let gone = Config {
             global: c.global.clone(),

@@ -11,7 +11,7 @@
 //! address cannot be bound the old endpoint keeps serving (an error is
 //! logged), so a typo never takes metrics away.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,8 +23,8 @@ use crate::check::engine::{Observed, Observer};
 use crate::check::Health;
 use crate::config::Config;
 use crate::director::desired::RealKey;
-use crate::director::plan::dest_addr;
 use crate::director::reconcile::Report;
+use crate::director::view::View;
 use crate::ipvs::snapshot::{DestCounters, Stats};
 use crate::ipvs::{Client, Dest, IpvsError, ServiceKey};
 use crate::metrics::recent::Recent;
@@ -33,9 +33,9 @@ use crate::metrics::Endpoint;
 
 /// What the daemon records between scrapes.
 #[derive(Default)]
-struct View {
-    config: Option<Arc<Config>>,
-    maintenance: BTreeSet<RealKey>,
+struct Recorded {
+    /// The director after the last pass (`None` before the first).
+    view: Option<Arc<View>>,
     daemon: scrape::Daemon,
 }
 
@@ -52,7 +52,7 @@ type KernelRead = Result<BTreeMap<ServiceKey, KernelService>, String>;
 type KernelCache = Recent<Vec<ServiceKey>, KernelRead>;
 
 pub struct Metrics {
-    view: Arc<Mutex<View>>,
+    recorded: Arc<Mutex<Recorded>>,
     observer: Observer<RealKey>,
     endpoint: Option<Endpoint>,
 }
@@ -60,15 +60,15 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(observer: Observer<RealKey>) -> Metrics {
         Metrics {
-            view: Arc::default(),
+            recorded: Arc::default(),
             observer,
             endpoint: None,
         }
     }
 
-    fn view(&self) -> MutexGuard<'_, View> {
+    fn recorded(&self) -> MutexGuard<'_, Recorded> {
         // Plain counters: keep serving them after a panic elsewhere.
-        self.view.lock().unwrap_or_else(|p| p.into_inner())
+        self.recorded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The address being served, if any.
@@ -80,7 +80,6 @@ impl Metrics {
     /// makes the endpoint match its `metrics` address. An error only when
     /// nothing was serving before (at start: the daemon refuses to run).
     pub fn configure(&mut self, config: &Config) -> io::Result<()> {
-        self.view().config = Some(Arc::new(config.clone()));
         let want = config.global.metrics;
         let have = self.endpoint.as_ref().map(Endpoint::local_addr);
         match (want, have) {
@@ -128,17 +127,17 @@ impl Metrics {
     }
 
     fn bind(&self, addr: SocketAddr) -> io::Result<Endpoint> {
-        let view = Arc::clone(&self.view);
+        let recorded = Arc::clone(&self.recorded);
         let observer = self.observer.clone();
         let cache = KernelCache::new(KERNEL_CACHE);
         Endpoint::bind(
             addr,
-            Arc::new(move || scrape_now(&view, &observer, &cache, read_kernel)),
+            Arc::new(move || scrape_now(&recorded, &observer, &cache, read_kernel)),
         )
     }
 
     pub fn reload(&self, ok: bool) {
-        let mut v = self.view();
+        let mut v = self.recorded();
         if ok {
             v.daemon.reloads_ok += 1;
         } else {
@@ -147,8 +146,8 @@ impl Metrics {
     }
 
     /// After a reconcile pass (`None`: the kernel could not be used at all).
-    pub fn pass(&self, report: Option<&Report>, maintenance: &BTreeSet<RealKey>) {
-        let mut v = self.view();
+    pub fn pass(&self, report: Option<&Report>, view: &Arc<View>) {
+        let mut v = self.recorded();
         let d = &mut v.daemon;
         d.reconcile_passes += 1;
         match report {
@@ -162,27 +161,27 @@ impl Metrics {
                 d.last_reconcile_error = true;
             }
         }
-        if v.maintenance != *maintenance {
-            v.maintenance = maintenance.clone();
+        if !v.view.as_ref().is_some_and(|w| Arc::ptr_eq(w, view)) {
+            v.view = Some(Arc::clone(view));
         }
     }
 }
 
 /// One scrape: the recorded view, the checks now, the kernel now.
 fn scrape_now(
-    view: &Mutex<View>,
+    recorded: &Mutex<Recorded>,
     observer: &Observer<RealKey>,
     cache: &KernelCache,
     read: impl FnOnce(&[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError>,
 ) -> String {
-    let (config, maintenance, daemon) = {
-        let v = view.lock().unwrap_or_else(|p| p.into_inner());
-        (v.config.clone(), v.maintenance.clone(), v.daemon.clone())
+    let (view, daemon) = {
+        let v = recorded.lock().unwrap_or_else(|p| p.into_inner());
+        (v.view.clone(), v.daemon.clone())
     };
-    let Some(config) = config else {
+    let Some(view) = view else {
         return String::new();
     };
-    let keys: Vec<ServiceKey> = config.virtuals.iter().map(|v| v.key).collect();
+    let keys: Vec<ServiceKey> = view.virtuals.iter().map(|v| v.key).collect();
     let kernel = cache.get(keys, Instant::now(), |keys| {
         read(keys).map_err(|e| {
             tracing::warn!(error = %e, "metrics: cannot read the IPVS counters");
@@ -190,7 +189,7 @@ fn scrape_now(
         })
     });
     let checks = observer.observed();
-    scrape::render(&build(&config, &checks, &maintenance, daemon, kernel))
+    scrape::render(&build(&view, &checks, daemon, kernel))
 }
 
 /// Reads the counters of `owned` services (and their destinations) on a
@@ -207,43 +206,35 @@ fn read_kernel(owned: &[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelServic
     Ok(out)
 }
 
-/// Puts a scrape together (pure).
+/// Puts a scrape together (pure): the view's rows, each real's checks as
+/// the engine has them now, the kernel's counters.
 pub fn build(
-    config: &Config,
+    view: &View,
     checks: &BTreeMap<RealKey, Observed>,
-    maintenance: &BTreeSet<RealKey>,
     daemon: scrape::Daemon,
     kernel: Result<BTreeMap<ServiceKey, KernelService>, String>,
 ) -> Scrape {
-    let mut reals = Vec::new();
-    for v in &config.virtuals {
-        let in_kernel = kernel.as_ref().ok().and_then(|k| k.get(&v.key));
-        for r in &v.reals {
-            let key = RealKey {
-                service: v.key,
-                real: r.addr,
-            };
-            let addr = dest_addr(&v.key, r.addr, r.forward);
-            let check = checks.get(&key);
-            reals.push(scrape::Real {
+    let reals = view
+        .reals()
+        .map(|(v, r)| {
+            let check = checks.get(&r.key);
+            scrape::Real {
                 virtual_: v.key.to_string(),
-                real: r.addr.to_string(),
+                real: r.key.real.to_string(),
                 health: check.map_or(Health::Unknown, |c| c.status.health),
-                maintenance: maintenance.contains(&key),
-                configured_weight: r.weight,
-                kernel_weight: in_kernel
-                    .and_then(|(_, dests)| dests.iter().find(|(a, _, _)| *a == addr))
-                    .map(|(_, d, _)| d.weight),
+                maintenance: r.maintenance,
+                configured_weight: r.configured_weight,
+                kernel_weight: r.kernel_weight,
                 transitions: check
                     .map(|c| c.transitions.iter().collect())
                     .unwrap_or_default(),
                 probe_durations: check.map(|c| c.durations.clone()).unwrap_or_default(),
-            });
-        }
-    }
+            }
+        })
+        .collect();
     let kernel = kernel.map(|k| {
         let mut entries = Vec::new();
-        for v in &config.virtuals {
+        for v in &view.virtuals {
             let Some((stats, dests)) = k.get(&v.key) else {
                 continue;
             };
@@ -348,10 +339,18 @@ mod tests {
                 vec![dest("10.0.1.1:80")],
             ),
         )]);
+        // The table the last pass left, as the view shows it.
+        let mut table = crate::ipvs::table::Table::new();
+        let mut e =
+            crate::ipvs::table::ServiceEntry::new(crate::director::plan::service(&c.virtuals[0]));
+        e.dests
+            .insert("10.0.1.1:80".parse().unwrap(), Dest::new(Forward::Route, 2));
+        table.services.insert(svc, e);
+        let view =
+            crate::director::view::build(&c, &table, true, &BTreeMap::new(), &Default::default());
         let s = build(
-            &c,
+            &view,
             &BTreeMap::new(),
-            &BTreeSet::new(),
             scrape::Daemon::default(),
             Ok(kernel),
         );

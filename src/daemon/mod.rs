@@ -1,6 +1,10 @@
 //! The long-running director process and the commands that drive it.
 //!
-//! - [`run`]: the process itself: checks, reconcile passes, signals, reload.
+//! - [`run`]: the process itself, its start-up and shutdown in order;
+//!   `serve`: the loop (generic over the kernel and the prober, tested
+//!   with the in-memory kernel under paused time); [`reload`]: reading a
+//!   reloaded file off the loop, under a deadline, then swapping it in;
+//!   `outputs`: what follows a pass (mails, hooks, the status file).
 //! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
@@ -22,8 +26,11 @@ pub mod maintenance;
 pub mod metrics;
 pub mod monitor;
 pub mod notify;
+mod outputs;
 pub mod pidfile;
+pub mod reload;
 pub mod run;
+mod serve;
 pub mod status;
 pub mod sync;
 pub mod watch;

@@ -3,25 +3,19 @@
 //! with its health, the weight the kernel holds and the last check result.
 //! `--json` and `--porcelain` print the same data for programs ([`Report`]).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::engine::Status as CheckStatus;
-use crate::check::{escape_text, Health};
-use crate::config::model::Config;
-use crate::director::desired::{fallback_active, RealKey};
-use crate::director::plan::dest_addr;
-use crate::director::reconcile::Director;
-use crate::ipvs::kernel::Kernel;
+use crate::check::escape_text;
+use crate::director::view::View;
 use crate::ipvs::names::Numeric;
 use crate::ipvs::save::rule_service_name;
-use crate::ipvs::table::Table;
 
 use super::pidfile::ProcState;
+use super::sync::{state_name, SyncView};
 
 pub fn path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join(format!("{name}.status.json"))
@@ -32,6 +26,25 @@ pub struct DaemonStatus {
     pub pid: u32,
     pub config: PathBuf,
     pub virtuals: Vec<VirtualStatus>,
+    /// The kernel's connection sync threads (`syncdaemon=`), whoever
+    /// started them.
+    #[serde(default)]
+    pub sync: Vec<SyncStatus>,
+    /// Why the threads could not be listed, if they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_error: Option<String>,
+}
+
+/// One running sync thread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// `master` or `backup`.
+    pub state: String,
+    pub interface: String,
+    pub syncid: u32,
+    /// Whether this lvsd started it (and stops it at shutdown); `false`:
+    /// someone else did (ipvsadm, keepalived), and lvsd leaves it alone.
+    pub started_by_lvsd: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,54 +73,47 @@ pub struct RealStatus {
     pub last: Option<String>,
 }
 
-pub fn build(
-    config_path: &Path,
-    pid: u32,
-    config: &Config,
-    table: &Table,
-    health: &BTreeMap<RealKey, CheckStatus>,
-    maintenance: &BTreeSet<RealKey>,
-) -> DaemonStatus {
-    let virtuals = config
+/// The status a view (and the sync threads) show.
+pub fn build(config_path: &Path, pid: u32, view: &View, sync: &SyncView) -> DaemonStatus {
+    let virtuals = view
         .virtuals
         .iter()
-        .map(|v| {
-            let entry = table.services.get(&v.key);
-            let reals = v
+        .map(|v| VirtualStatus {
+            service: v.key.to_string(),
+            ipvsadm: rule_service_name(&v.key, &Numeric),
+            scheduler: v.scheduler.clone(),
+            present: v.present,
+            fallback_active: v.fallback_active,
+            reals: v
                 .reals
                 .iter()
-                .map(|r| {
-                    let key = RealKey {
-                        service: v.key,
-                        real: r.addr,
-                    };
-                    let st = health.get(&key);
-                    let addr = dest_addr(&v.key, r.addr, r.forward);
-                    RealStatus {
-                        real: r.addr.to_string(),
-                        health: st.map_or(Health::Unknown, |s| s.health).to_string(),
-                        maintenance: maintenance.contains(&key),
-                        weight: entry.and_then(|e| e.dests.get(&addr)).map(|d| d.weight),
-                        configured_weight: r.weight,
-                        failures: st.map_or(0, |s| s.failures),
-                        last: st.and_then(|s| s.last.clone()),
-                    }
+                .map(|r| RealStatus {
+                    real: r.key.real.to_string(),
+                    health: r.health.to_string(),
+                    maintenance: r.maintenance,
+                    weight: r.kernel_weight,
+                    configured_weight: r.configured_weight,
+                    failures: r.failures,
+                    last: r.last.clone(),
                 })
-                .collect();
-            VirtualStatus {
-                service: v.key.to_string(),
-                ipvsadm: rule_service_name(&v.key, &Numeric),
-                scheduler: v.scheduler.clone(),
-                present: entry.is_some(),
-                fallback_active: fallback_active(v, table),
-                reals,
-            }
+                .collect(),
         })
         .collect();
     DaemonStatus {
         pid,
         config: config_path.to_path_buf(),
         virtuals,
+        sync: sync
+            .threads
+            .iter()
+            .map(|(state, interface, syncid, ours)| SyncStatus {
+                state: state_name(*state).to_string(),
+                interface: interface.clone(),
+                syncid: *syncid,
+                started_by_lvsd: *ours,
+            })
+            .collect(),
+        sync_error: sync.error.clone(),
     }
 }
 
@@ -116,23 +122,8 @@ pub fn build(
 /// missing would have the OCF monitor fail a director that serves fine, so
 /// the file on disk (from the last good pass) is kept instead. The monitor
 /// at depth 10 reads the kernel itself and sees a table that is really gone.
-pub fn of_director<K: Kernel>(
-    config_path: &Path,
-    pid: u32,
-    director: &Director<K>,
-    health: &BTreeMap<RealKey, CheckStatus>,
-    maintenance: &BTreeSet<RealKey>,
-) -> Option<DaemonStatus> {
-    director.synced().then(|| {
-        build(
-            config_path,
-            pid,
-            director.config(),
-            director.table(),
-            health,
-            maintenance,
-        )
-    })
+pub fn of_view(config_path: &Path, pid: u32, view: &View, sync: &SyncView) -> Option<DaemonStatus> {
+    view.synced.then(|| build(config_path, pid, view, sync))
 }
 
 pub fn store(path: &Path, s: &DaemonStatus) -> io::Result<()> {
@@ -180,6 +171,21 @@ pub fn render(s: &DaemonStatus) -> String {
             }
             out.push('\n');
         }
+    }
+    for t in &s.sync {
+        let who = if t.started_by_lvsd {
+            "started by lvsd"
+        } else {
+            "not started by lvsd; left alone"
+        };
+        let _ = writeln!(
+            out,
+            "sync {} on {} syncid {} ({who})",
+            t.state, t.interface, t.syncid
+        );
+    }
+    if let Some(e) = &s.sync_error {
+        let _ = writeln!(out, "sync: {e}");
     }
     out
 }
@@ -263,6 +269,7 @@ fn yes_no(b: bool) -> &'static str {
 /// daemon  STATE PID STATUS CONFIG PIDFILE
 /// virtual SERVICE IPVSADM SCHEDULER IN-KERNEL FALLBACK
 /// real    SERVICE REAL HEALTH KERNEL-WEIGHT WEIGHT MAINTENANCE FAILURES LAST
+/// sync    STATE INTERFACE SYNCID STARTED-BY (lvsd|other)
 /// ```
 pub fn render_porcelain(r: &Report) -> String {
     let mut out = String::new();
@@ -319,6 +326,13 @@ pub fn render_porcelain(r: &Report) -> String {
             );
         }
     }
+    for t in r.status.iter().flat_map(|s| &s.sync) {
+        let by = if t.started_by_lvsd { "lvsd" } else { "other" };
+        line(
+            &mut out,
+            &["sync", &t.state, &t.interface, &t.syncid.to_string(), by],
+        );
+    }
     out
 }
 
@@ -336,6 +350,10 @@ fn escaped(s: &DaemonStatus) -> DaemonStatus {
             r.last = r.last.as_deref().map(escape_text);
         }
     }
+    for t in &mut s.sync {
+        t.interface = escape_text(&t.interface);
+    }
+    s.sync_error = s.sync_error.as_deref().map(escape_text);
     s
 }
 
@@ -345,24 +363,32 @@ mod tests {
 
     #[test]
     fn no_status_from_a_table_that_could_not_be_read() {
-        use crate::director::desired::AllUp;
+        use crate::director::controller::{Controller, Input};
+        use crate::director::reconcile::Director;
         use crate::ipvs::memory::MemoryKernel;
         let cf = "virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq 2\n";
         let config = crate::config::test_config(cf);
-        let mut d = Director::new(MemoryKernel::default(), config, Default::default(), None);
-        let (h, m) = (BTreeMap::new(), BTreeSet::new());
+        let d = Director::new(MemoryKernel::default(), config, Default::default(), None);
+        let mut c = Controller::new(d, Box::new(Default::default), Default::default());
         let p = Path::new("/x.cf");
-        assert_eq!(of_director(p, 1, &d, &h, &m), None, "before any pass");
-        d.reconcile(&AllUp).unwrap();
-        let good = of_director(p, 1, &d, &h, &m).unwrap();
+        assert_eq!(
+            of_view(p, 1, c.view(), &SyncView::default()),
+            None,
+            "before any pass"
+        );
+        let none = SyncView::default();
+        let good = of_view(p, 1, &c.step(Input::Resync).view, &none).unwrap();
         assert!(good.virtuals.iter().all(|v| v.present), "{good:?}");
         // One read fails (a signal on the socket): no status says the
         // services are gone; the next good pass reports them again.
-        d.kernel().fail_dumps = 1;
-        assert!(d.reconcile(&AllUp).is_err());
-        assert_eq!(of_director(p, 1, &d, &h, &m), None);
-        d.update(&AllUp).unwrap();
-        assert_eq!(of_director(p, 1, &d, &h, &m), Some(good));
+        c.kernel().fail_dumps = 1;
+        let failed = c.step(Input::Resync);
+        assert!(failed.report.is_err());
+        assert_eq!(of_view(p, 1, &failed.view, &none), None);
+        assert_eq!(
+            of_view(p, 1, &c.step(Input::Health).view, &none),
+            Some(good)
+        );
     }
 
     fn sample() -> DaemonStatus {
@@ -396,6 +422,8 @@ mod tests {
                     },
                 ],
             }],
+            sync: vec![],
+            sync_error: None,
         }
     }
 
@@ -441,6 +469,46 @@ mod tests {
     }
 
     #[test]
+    fn sync_threads_are_shown_with_who_started_them() {
+        use crate::ipvs::snapshot::DaemonState;
+        let view = View::default();
+        let sync = SyncView {
+            threads: vec![
+                (DaemonState::Master, "eth1".into(), 7, true),
+                (DaemonState::Backup, "eth2".into(), 9, false),
+            ],
+            error: None,
+        };
+        let s = build(Path::new("/x.cf"), 42, &view, &sync);
+        assert_eq!(
+            render(&s),
+            "sync master on eth1 syncid 7 (started by lvsd)\n\
+             sync backup on eth2 syncid 9 (not started by lvsd; left alone)\n"
+        );
+        let r = Report::new(
+            ProcState::Running(42),
+            Path::new("/x.cf"),
+            Path::new("/run/lvsd.x.cf.pid"),
+            Some(s.clone()),
+        );
+        assert!(render_porcelain(&r)
+            .ends_with("sync\tmaster\teth1\t7\tlvsd\nsync\tbackup\teth2\t9\tother\n"));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.contains(
+                r#""sync":[{"state":"master","interface":"eth1","syncid":7,"started_by_lvsd":true}"#
+            ),
+            "{json}"
+        );
+        // A file written before the field existed still reads.
+        let old = r#"{"pid":1,"config":"/x.cf","virtuals":[]}"#;
+        assert_eq!(
+            serde_json::from_str::<DaemonStatus>(old).unwrap().sync,
+            vec![]
+        );
+    }
+
+    #[test]
     fn a_status_file_of_another_pid_or_a_stopped_daemon_is_not_reported() {
         let s = sample();
         let cfg = Path::new("/x.cf");
@@ -483,6 +551,8 @@ mod tests {
                     last: Some("down (x: \x1b[2J\nlvsd[1]: real 10.0.1.2:80 up)".into()),
                 }],
             }],
+            sync: vec![],
+            sync_error: None,
         };
         let out = render(&s);
         let lines: Vec<&str> = out.lines().collect();

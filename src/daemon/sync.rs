@@ -180,7 +180,7 @@ pub struct SyncView {
     pub error: Option<String>,
 }
 
-fn state_name(s: DaemonState) -> &'static str {
+pub fn state_name(s: DaemonState) -> &'static str {
     match s {
         DaemonState::Master => "master",
         DaemonState::Backup => "backup",
@@ -319,6 +319,11 @@ impl SyncThreads {
             }
         }
         result.map(|_| ())
+    }
+
+    /// The threads running now, each marked with whether lvsd started it.
+    pub fn view(&self, k: &mut impl SyncKernel) -> SyncView {
+        view(k, self.ours)
     }
 
     /// At shutdown: stops the threads lvsd started.

@@ -8,10 +8,16 @@
 //!   desired one, on owned services only.
 //! - [`owned`]: the state file recording which services lvsd owns.
 //! - [`reconcile`]: one pass: read the kernel, compute, apply; cleanstop.
+//! - [`view`]: one row per configured real after a pass (configuration,
+//!   health, maintenance, kernel), which status, metrics and alerts read.
+//! - [`controller`]: the daemon's one entry point: every input (health,
+//!   maintenance, reload, resync, stop) is a step that returns a pass.
 
 pub mod checks;
+pub mod controller;
 pub mod desired;
 pub mod diff;
 pub mod owned;
 pub mod plan;
 pub mod reconcile;
+pub mod view;

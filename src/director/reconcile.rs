@@ -33,8 +33,9 @@ const RACE_RETRIES: usize = 3;
 pub struct Report {
     /// Changes the kernel accepted, in order.
     pub applied: Vec<Change>,
-    /// Changes the kernel refused for another reason than a race.
-    pub failed: Vec<(Change, String)>,
+    /// Changes the kernel refused for another reason than a race, with
+    /// the kernel's answer (its errno in [`IpvsError::Kernel`]).
+    pub failed: Vec<(Change, IpvsError)>,
     /// Virtuals that stopped (`false`) or started again (`true`) having a
     /// real server that serves: the edges where ldirectord runs
     /// `fallbackcommand start` and `stop`.
@@ -191,7 +192,7 @@ impl<K: Kernel> Director<K> {
                     }
                     Err(e) => {
                         warn!(%change, error = %e, "change refused");
-                        report.failed.push((change, e.to_string()));
+                        report.failed.push((change, e));
                         unsure = true;
                     }
                 }
@@ -249,10 +250,13 @@ impl<K: Kernel> Director<K> {
     }
 
     /// `cleanstop`: removes the owned services whose virtual asks for it
-    /// (all of them with `cleanstop=yes`, the default). Returns the
-    /// deletions the kernel refused.
-    pub fn clean_stop(&mut self) -> Result<Vec<(Change, String)>, IpvsError> {
-        let mut failed = Vec::new();
+    /// (all of them with `cleanstop=yes`, the default). The report holds
+    /// the deletions done and those the kernel refused.
+    pub fn clean_stop(&mut self) -> Result<Report, IpvsError> {
+        let mut report = Report {
+            read: true,
+            ..Report::default()
+        };
         self.synced = false;
         let actual = self.kernel.dump()?;
         let doomed: Vec<ServiceKey> = self
@@ -268,15 +272,16 @@ impl<K: Kernel> Director<K> {
                 Ok(()) => {
                     info!(%change, "cleanstop");
                     self.owned.remove(&key);
+                    report.applied.push(change);
                 }
                 Err(e) if is_race(&e) => {
                     self.owned.remove(&key);
                 }
-                Err(e) => failed.push((change, e.to_string())),
+                Err(e) => report.failed.push((change, e)),
             }
         }
         self.store_owned();
-        Ok(failed)
+        Ok(report)
     }
 }
 
@@ -380,7 +385,7 @@ mod tests {
         assert!(d.reconcile(&AllUp).unwrap().applied.is_empty());
 
         // Clean stop removes ours only.
-        assert!(d.clean_stop().unwrap().is_empty());
+        assert!(d.clean_stop().unwrap().failed.is_empty());
         let left = d.kernel().dump().unwrap();
         assert_eq!(left.services.keys().copied().collect::<Vec<_>>(), vec![fk]);
     }
@@ -429,7 +434,7 @@ mod tests {
             None,
         );
         d.reconcile(&AllUp).unwrap();
-        assert!(d.clean_stop().unwrap().is_empty());
+        assert!(d.clean_stop().unwrap().failed.is_empty());
         assert_eq!(d.kernel().dump().unwrap().len(), 1);
     }
 
