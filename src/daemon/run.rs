@@ -803,6 +803,18 @@ async fn first_round(
     }
 }
 
+/// How often the configuration file is looked at besides inotify's
+/// wake-ups (which catch an edit at once): once a second, or every
+/// `LVSD_CONFIG_POLL_SECS` seconds (the kernel tests set it long to prove
+/// that inotify alone reloads an edit).
+fn config_poll() -> Duration {
+    std::env::var("LVSD_CONFIG_POLL_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+}
+
 async fn serve(
     st: &mut State,
     events: &mut UnboundedReceiver<HealthEvent<RealKey>>,
@@ -816,6 +828,8 @@ async fn serve(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
     let file_events = st.watch.waker();
+    let mut poll = interval(config_poll());
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             ev = events.recv() => {
@@ -839,8 +853,8 @@ async fn serve(
                 if st.rescan_maintenance() {
                     st.update();
                 }
-                st.config_file_check();
             }
+            _ = poll.tick() => st.config_file_check(),
             _ = file_events.notified() => {
                 // Editors write in several steps: let them finish.
                 sleep(Duration::from_millis(100)).await;
