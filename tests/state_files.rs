@@ -116,7 +116,7 @@ fn config(text: &str) -> config::model::Config {
     loaded.config
 }
 
-fn service(key: ServiceKey) -> ServiceEntry {
+fn service() -> ServiceEntry {
     let mut e = ServiceEntry::new(Service::new("rr", Family::Inet));
     e.dests
         .insert("10.9.0.2:80".parse().unwrap(), Dest::new(Forward::Masq, 5));
@@ -134,7 +134,7 @@ fn first_pass_after(bytes: &[u8], foreign: ServiceKey) -> (owned::Loaded, Option
     std::fs::write(&path, bytes).unwrap();
     let loaded = owned::load_for(&path, &dir.path().join("legacy.owned"), &cfg).unwrap();
     let mut table = Table::new();
-    table.services.insert(foreign, service(foreign));
+    table.services.insert(foreign, service());
     let c = config("virtual=10.0.0.1:80\n\treal=10.9.0.2:80 masq\n\tchecktype=on\n");
     let mut d = Director::new(MemoryKernel::new(table), c, loaded.owned.clone(), None);
     let report = d.reconcile(&AllUp).unwrap();
@@ -160,7 +160,7 @@ fn a_record_torn_mid_line_never_names_a_service_it_does_not_own() {
             "the torn last line was taken as owned: {:?}",
             loaded.owned
         );
-        assert_eq!(left, Some(service(foreign)), "{foreign} was removed");
+        assert_eq!(left, Some(service()), "{foreign} was removed");
         assert!(!loaded.bad.is_empty(), "the torn line is reported");
     }
 }
@@ -176,6 +176,6 @@ fn a_corrupt_record_never_makes_a_foreign_service_deleted() {
     ] {
         let (loaded, left) = first_pass_after(bytes, foreign);
         assert!(!loaded.owned.contains(&foreign), "{:?}", loaded.owned);
-        assert_eq!(left, Some(service(foreign)), "after {bytes:?}");
+        assert_eq!(left, Some(service()), "after {bytes:?}");
     }
 }
