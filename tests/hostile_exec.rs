@@ -48,7 +48,7 @@ fn lines(path: &Path) -> Vec<String> {
 /// Words that a shell would turn into other commands.
 fn hostile(dir: &Path) -> (String, Vec<String>) {
     let d = dir.display();
-    let words = vec![
+    let words = [
         format!("a;touch${{IFS}}{d}/pwned1"),
         format!("$(touch {d}/pwned2)"),
         format!("`touch {d}/pwned3`"),
@@ -226,4 +226,35 @@ fn a_monitorfile_that_cannot_be_written_is_reported_once_not_per_result() {
         "{}",
         errors[0]
     );
+}
+
+#[tokio::test]
+async fn sendmail_gets_every_address_as_an_operand_and_a_minimal_environment() {
+    use lvsd::daemon::alerts::Mail;
+    let dir = tempdir("lvsd-sendmail-hostile");
+    let rec = recorder(dir.path(), "sm");
+    // Addresses that sendmail would read as options if they came first.
+    let mail = Mail {
+        to: "-oQ/tmp/evil@example.com, ops@example.com".into(),
+        from: Some("-Ctmp@example.com".into()),
+        smtp: None,
+        subject: "[web] $(touch pwned1)".into(),
+        body: "Log-Message: `touch pwned2`\n".into(),
+    };
+    lvsd::daemon::mailer::deliver(&mail, &rec, "h", Duration::from_secs(10))
+        .await
+        .expect("sendmail ran");
+    assert_no_second_command(dir.path());
+    assert_eq!(
+        lines(&dir.path().join("sm.args")),
+        [
+            "-i",
+            "-f",
+            "-Ctmp@example.com",
+            "--",
+            "-oQ/tmp/evil@example.com",
+            "ops@example.com"
+        ]
+    );
+    assert_minimal_env(&dir.path().join("sm.env"));
 }
