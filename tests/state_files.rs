@@ -179,3 +179,17 @@ fn a_corrupt_record_never_makes_a_foreign_service_deleted() {
         assert_eq!(left, Some(service()), "after {bytes:?}");
     }
 }
+
+#[test]
+fn a_planted_symlink_at_the_lock_is_refused_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = planted(dir.path());
+    let lock = dir.path().join("a.cf-1.lock");
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    // The daemon refuses to start rather than lock and rewrite the target.
+    let err = InstanceLock::acquire(&lock).expect_err("a symlinked lock");
+    assert!(err.to_string().contains("a.cf-1.lock"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    // A status probe does not follow it either.
+    assert!(pidfile::probe_lock(&lock).is_err());
+}
