@@ -258,3 +258,17 @@ async fn sendmail_gets_every_address_as_an_operand_and_a_minimal_environment() {
     );
     assert_minimal_env(&dir.path().join("sm.env"));
 }
+
+#[tokio::test]
+async fn an_execute_instance_named_like_an_option_is_passed_as_an_operand() {
+    use lvsd::daemon::execute::Program;
+    let dir = tempdir("lvsd-execute-hostile");
+    let rec = recorder(dir.path(), "ex");
+    let program = Program {
+        path: rec,
+        arg0: "lvsd".into(),
+    };
+    // `execute=-d` must not start a debug daemon of the default file.
+    assert!(program.run("-d", "start").await, "the recorder exits 0");
+    assert_eq!(lines(&dir.path().join("ex.args")), ["--", "-d", "start"]);
+}
