@@ -303,7 +303,20 @@ pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 /// `ldirectord`. A recycled pid that now belongs to some other program
 /// counts as stale.
 pub fn is_director(pid: u32) -> bool {
-    same_executable(pid) || named_director(pid)
+    !dead(pid) && (same_executable(pid) || named_director(pid))
+}
+
+/// Gone, or a zombie nobody has reaped yet (after kill -9, when its parent
+/// does not reap): a zombie keeps its `comm` but runs nothing.
+fn dead(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // `PID (COMM) STATE ...`: COMM may hold spaces and parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, None | Some("Z" | "X" | "x"))
 }
 
 /// `/proc/PID/exe` is the same file (device and inode) as ours.

@@ -67,6 +67,29 @@ fn a_process_of_our_executable_is_a_director_whatever_its_name() {
 }
 
 #[test]
+fn a_zombie_is_not_a_director() {
+    // A child of ours that exited and is not reaped yet: still in /proc,
+    // with its name, running nothing. Under the name lvsd, as after kill -9.
+    let dir = tmpdir("zombie");
+    let link = dir.join("lvsd");
+    std::os::unix::fs::symlink("/bin/true", &link).unwrap();
+    let child = std::process::Command::new(&link).spawn().unwrap();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !dead(pid) {
+        assert!(std::time::Instant::now() < deadline, "{pid} never exited");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "reaped already"
+    );
+    assert!(!is_director(pid));
+    drop(child);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_planted_symlink_is_replaced_not_written_through() {
     let d = tmpdir("symlink");
     let victim = d.join("victim");
