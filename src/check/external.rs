@@ -16,6 +16,12 @@ use tokio::process::Command;
 use super::spec::{External, Probe, VirtualService};
 use super::Outcome;
 
+/// The whole environment of an external check (hooks get the same):
+/// a fixed PATH and nothing of lvsd's own (Pacemaker's OCF_* variables,
+/// a caller's LD_PRELOAD or IFS), so what a check sees is what its author
+/// tested and not whatever started the daemon.
+const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 pub(crate) async fn check(probe: &Probe, ext: &External) -> Outcome {
     let target = &probe.target;
     let (vip, vport) = match &target.virtual_service {
@@ -38,6 +44,8 @@ pub(crate) async fn check(probe: &Probe, ext: &External) -> Outcome {
     };
     command
         .args(&args)
+        .env_clear()
+        .env("PATH", CHILD_PATH)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

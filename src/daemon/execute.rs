@@ -120,7 +120,9 @@ impl Program {
     pub async fn run(&self, config: &str, action: &str) -> bool {
         info!(instance = %config, action, "execute: running the instance's {action}");
         let mut c = Command::new(&self.path);
+        // `--`: an instance named `-d` is a file, not an option.
         c.arg0(&self.arg0)
+            .arg("--")
             .arg(config)
             .arg(action)
             .stdin(Stdio::null())
@@ -235,6 +237,7 @@ pub fn print_status(arg0: &str, configs: &[String]) {
     for c in configs {
         let _ = std::process::Command::new(&path)
             .arg0(arg0)
+            .arg("--")
             .arg(c)
             .arg("status")
             .stdin(Stdio::null())
@@ -302,7 +305,7 @@ mod tests {
         std::fs::write(
             &script,
             format!(
-                "#!/bin/sh\nsleep 0.1\necho \"$1 $2\" >> {}\n[ \"$1 $2\" != \"flaky.cf reload\" ]\n",
+                "#!/bin/sh\n[ \"$1\" = -- ] && shift\nsleep 0.1\necho \"$1 $2\" >> {}\n[ \"$1 $2\" != \"flaky.cf reload\" ]\n",
                 log.display()
             ),
         )

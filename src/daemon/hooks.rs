@@ -52,12 +52,19 @@ pub fn fallback_args(action: &str, v: &Virtual) -> Vec<String> {
     vec![action.to_string(), server, proto.to_string()]
 }
 
+/// The PATH of every command lvsd runs.
+const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 fn command(text: &str, args: &[String]) -> Option<Command> {
     let mut words = text.split_whitespace();
     let program = words.next()?;
     let mut c = Command::new(program);
     c.args(words)
         .args(args)
+        // Nothing of the daemon's environment (Pacemaker's OCF_*, a
+        // caller's LD_PRELOAD or IFS): a fixed PATH, as for external checks.
+        .env_clear()
+        .env("PATH", CHILD_PATH)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -112,15 +112,61 @@ pub async fn deliver(
                     .map(drop)
                     .map_err(|e| MailError::Send(e.to_string()))
             }
-            None => AsyncSendmailTransport::<Tokio1Executor>::new_with_command(sendmail)
-                .send(message)
-                .await
-                .map_err(|e| MailError::Send(e.to_string())),
+            None => through_sendmail(&message, sendmail).await,
         }
     };
     tokio::time::timeout(timeout, sent)
         .await
         .map_err(|_| MailError::Timeout(timeout))?
+}
+
+/// The PATH of sendmail and what it runs.
+const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `sendmail -i -f FROM -- TO...` with the message on stdin, as lettre's
+/// transport runs it but with a fixed PATH and nothing else of lvsd's
+/// environment (lettre's passes all of it on). Every address is one
+/// argument, the recipients after `--`, so none is read as an option.
+async fn through_sendmail(message: &Message, sendmail: &std::path::Path) -> Result<(), MailError> {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt as _;
+    let envelope = message.envelope();
+    let mut c = tokio::process::Command::new(sendmail);
+    c.arg("-i");
+    if let Some(from) = envelope.from() {
+        c.arg("-f").arg(from);
+    }
+    c.arg("--")
+        .args(envelope.to().iter().map(ToString::to_string))
+        .env_clear()
+        .env("PATH", CHILD_PATH)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        // The caller's deadline drops this future: the child goes too.
+        .kill_on_drop(true);
+    let failed = |what: String| MailError::Send(format!("{}: {what}", sendmail.display()));
+    let mut child = c.spawn().map_err(|e| failed(format!("cannot run: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(&message.formatted())
+            .await
+            .map_err(|e| failed(format!("cannot write the message: {e}")))?;
+        // Dropped here: sendmail sees the end of the message.
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| failed(format!("cannot wait for it: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(failed(format!(
+        "{}: {}",
+        out.status,
+        stderr.trim().escape_debug()
+    )))
 }
 
 /// The message: `From:` emailalertfrom or user@host, `To:` every address

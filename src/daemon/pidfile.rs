@@ -297,128 +297,56 @@ pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `pid` is a live lvsd (or lvsd-as-ldirectord) process. A recycled
-/// pid that now belongs to some other program counts as stale; like
-/// ldirectord, this looks at the process's command line.
+/// Whether `pid` is a live lvsd process, under whatever name it was
+/// installed: its executable is the very file we run from, or (an upgrade
+/// replaced the binary since it started) its name is `lvsd` or
+/// `ldirectord`. A recycled pid that now belongs to some other program
+/// counts as stale.
 pub fn is_director(pid: u32) -> bool {
-    match fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(cmdline) => {
-            let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-            let argv0 = String::from_utf8_lossy(argv0);
-            Flavor::from_argv0(&argv0) == Flavor::Ldirectord
-                || Path::new(argv0.as_ref())
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    == Some("lvsd")
-        }
-        Err(_) => false,
-    }
+    !dead(pid) && (same_executable(pid) || named_director(pid))
+}
+
+/// Gone, or a zombie nobody has reaped yet (after kill -9, when its parent
+/// does not reap): a zombie keeps its `comm` but runs nothing.
+fn dead(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // `PID (COMM) STATE ...`: COMM may hold spaces and parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, None | Some("Z" | "X" | "x"))
+}
+
+/// `/proc/PID/exe` is the same file (device and inode) as ours.
+fn same_executable(pid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(theirs), Ok(ours)) = (
+        fs::metadata(format!("/proc/{pid}/exe")),
+        fs::metadata("/proc/self/exe"),
+    ) else {
+        return false;
+    };
+    theirs.dev() == ours.dev() && theirs.ino() == ours.ino()
+}
+
+/// Its `argv[0]` or its kernel name (`comm`) is `lvsd` or `ldirectord`,
+/// as ldirectord looks at the command line.
+fn named_director(pid: u32) -> bool {
+    let known = |name: &str| matches!(name, "lvsd" | "ldirectord");
+    let argv0 = fs::read(format!("/proc/{pid}/cmdline")).ok().and_then(|c| {
+        let first = c.split(|b| *b == 0).next().unwrap_or_default().to_vec();
+        let first = String::from_utf8_lossy(&first).into_owned();
+        Path::new(&first)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+    });
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+    argv0.as_deref().is_some_and(known) || comm.as_deref().map(str::trim).is_some_and(known)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("lvsd-pidfile-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    #[test]
-    fn names_follow_the_invocation_name() {
-        assert_eq!(
-            Flavor::from_argv0("/usr/sbin/ldirectord"),
-            Flavor::Ldirectord
-        );
-        assert_eq!(Flavor::from_argv0("lvsd"), Flavor::Lvsd);
-        let p = PidFile::new(Path::new("/var/run"), Flavor::Ldirectord, "ldirectord");
-        assert_eq!(p.path, Path::new("/var/run/ldirectord.ldirectord.pid"));
-    }
-
-    #[test]
-    fn states_from_the_file() {
-        let d = tmpdir("states");
-        let p = PidFile::new(&d, Flavor::Lvsd, "a.cf");
-        assert_eq!(p.state().unwrap(), ProcState::Stopped);
-        // This test process is not named lvsd: its pid reads as stale.
-        p.write(std::process::id()).unwrap();
-        assert_eq!(p.state().unwrap(), ProcState::Stale(std::process::id()));
-        fs::write(&p.path, "garbage\n").unwrap();
-        let err = p.read().unwrap_err();
-        assert!(err.to_string().contains("not a pid file"), "{err}");
-        p.write(7).unwrap();
-        p.remove_if_ours(8);
-        assert!(p.path.exists());
-        p.remove_if_ours(7);
-        assert!(!p.path.exists());
-        let _ = fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn a_planted_symlink_is_replaced_not_written_through() {
-        let d = tmpdir("symlink");
-        let victim = d.join("victim");
-        fs::write(&victim, "precious\n").unwrap();
-        let p = PidFile::new(&d, Flavor::Lvsd, "a.cf");
-        // Both the pid file and the temporary it is written through.
-        std::os::unix::fs::symlink(&victim, &p.path).unwrap();
-        std::os::unix::fs::symlink(&victim, d.join("lvsd.a.cf.pid.tmp")).unwrap();
-        p.write(42).unwrap();
-        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
-        assert_eq!(p.read().unwrap(), Some(42));
-        assert!(!fs::symlink_metadata(&p.path).unwrap().is_symlink());
-        let _ = fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn same_file_name_in_two_directories_gets_two_keys() {
-        let d = tmpdir("keys");
-        for sub in ["a", "b"] {
-            fs::create_dir_all(d.join(sub)).unwrap();
-            fs::write(d.join(sub).join("ldirectord.cf"), "").unwrap();
-        }
-        let a = state_key(&d.join("a/ldirectord.cf"), "ldirectord.cf");
-        let b = state_key(&d.join("b/ldirectord.cf"), "ldirectord.cf");
-        assert_ne!(a, b);
-        assert!(a.starts_with("ldirectord.cf-"), "{a}");
-        // The same file by another spelling is the same instance.
-        assert_eq!(
-            a,
-            state_key(&d.join("b/../a/ldirectord.cf"), "ldirectord.cf")
-        );
-        let _ = fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn one_lock_holder_per_configuration() {
-        let d = tmpdir("lock");
-        let path = d.join("x.lock");
-        assert_eq!(probe_lock(&path).unwrap(), None);
-        let lock = InstanceLock::acquire(&path).unwrap();
-        let rec = LockRecord {
-            pid: 12,
-            config: PathBuf::from("/etc/ha.d/a/x.cf"),
-            pidfile: Some(PathBuf::from("/run/lvsd.x.cf.pid")),
-            ready: false,
-        };
-        lock.set(&rec).unwrap();
-        assert_eq!(probe_lock(&path).unwrap(), Some(Some(rec.clone())));
-        match InstanceLock::acquire(&path) {
-            Err(LockError::Held(r)) => assert_eq!(r, rec),
-            other => panic!("a second holder: {other:?}"),
-        }
-        let ready = LockRecord {
-            ready: true,
-            pidfile: None,
-            ..rec
-        };
-        lock.set(&ready).unwrap();
-        assert_eq!(probe_lock(&path).unwrap(), Some(Some(ready)));
-        drop(lock);
-        assert_eq!(probe_lock(&path).unwrap(), None);
-        assert!(InstanceLock::acquire(&path).is_ok());
-        let _ = fs::remove_dir_all(&d);
-    }
-}
+#[path = "pidfile_tests.rs"]
+mod tests;

@@ -229,6 +229,18 @@ pub(super) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
     }
 }
 
+/// How often the configuration file is looked at besides inotify's
+/// wake-ups (which catch an edit at once): once a second, or every
+/// `LVSD_CONFIG_POLL_SECS` seconds (the kernel tests set it long to prove
+/// that inotify alone reloads an edit).
+fn config_poll() -> Duration {
+    std::env::var("LVSD_CONFIG_POLL_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+}
+
 /// The loop: health events, SIGHUP (`hup`), resync, maintenance, the
 /// file watch, reloads finishing and the watchdog, until `shutdown`.
 pub(super) async fn serve<K: Kernel + SyncKernel, P: Checker>(
@@ -244,6 +256,8 @@ pub(super) async fn serve<K: Kernel + SyncKernel, P: Checker>(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut watchdog = interval(notify::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
     let file_events = st.watch.waker();
+    let mut poll = interval(config_poll());
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             ev = events.recv() => {
@@ -264,8 +278,8 @@ pub(super) async fn serve<K: Kernel + SyncKernel, P: Checker>(
             _ = tick.tick() => {
                 st.remind();
                 st.maintenance_check();
-                st.config_file_check();
             }
+            _ = poll.tick() => st.config_file_check(),
             _ = file_events.notified() => {
                 // Editors write in several steps: let them finish.
                 sleep(Duration::from_millis(100)).await;

@@ -128,9 +128,9 @@ pub fn of_view(config_path: &Path, pid: u32, view: &View, sync: &SyncView) -> Op
 
 pub fn store(path: &Path, s: &DaemonStatus) -> io::Result<()> {
     let text = serde_json::to_string_pretty(s).map_err(io::Error::other)?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    // As root in a shared directory: never through a planted symlink, and
+    // readers see the old file or the new one.
+    super::pidfile::replace_file(path, text.as_bytes(), 0o644)
 }
 
 pub fn load(path: &Path) -> io::Result<DaemonStatus> {

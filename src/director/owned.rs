@@ -73,10 +73,21 @@ pub fn parse(text: &str) -> (Owned, Vec<String>) {
 /// Parses the bytes of a state file: a line that is not UTF-8 (a torn
 /// write, a stray editor) is set aside like any other bad line, shown
 /// lossily, so one byte never keeps the director from starting.
+///
+/// Every line lvsd writes ends in a newline: a last line without one is a
+/// torn write, and a torn line can still parse as another service
+/// (`fwmark 12` cut to `fwmark 1`), so it is set aside too.
 pub fn parse_bytes(bytes: &[u8]) -> (Owned, Vec<String>) {
     let mut owned = Owned::new();
     let mut bad = Vec::new();
-    for raw in bytes.split(|b| *b == b'\n') {
+    let (whole, torn) = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) => bytes.split_at(i + 1),
+        None => (&[][..], bytes),
+    };
+    if !torn.iter().all(u8::is_ascii_whitespace) {
+        bad.push(String::from_utf8_lossy(torn).trim().to_string());
+    }
+    for raw in whole.split(|b| *b == b'\n') {
         match std::str::from_utf8(raw) {
             Ok(line) => {
                 let (o, b) = parse(line);
