@@ -20,6 +20,7 @@
 //! timeout still fails the probes it caught; the cap keeps failure
 //! detection bounded, which matters more.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ const WARN: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct Lag {
     state: Mutex<State>,
+    /// Measure but do not extend deadlines: the benchmark's baseline.
+    ignored: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -101,9 +104,18 @@ impl Lag {
         timeout: Duration,
         now: Instant,
     ) -> Option<(Instant, Duration)> {
-        let lag = self.behind(now).saturating_sub(lag_then).min(timeout);
+        let lag = if self.ignored.load(Ordering::Relaxed) {
+            Duration::ZERO
+        } else {
+            self.behind(now).saturating_sub(lag_then).min(timeout)
+        };
         let until = began + timeout + lag;
         (until > now).then_some((until, lag))
+    }
+
+    /// From now on, measure the lag but extend no deadline by it.
+    pub(crate) fn ignore(&self) {
+        self.ignored.store(true, Ordering::Relaxed);
     }
 
     /// Runs the ticker until the task is aborted.
