@@ -8,7 +8,8 @@
 //! compared with interval + timeout + 100 ms.
 //!
 //! Run as root: `cargo bench --bench check_http` (options after `--`:
-//! `--targets N --timeout-ms T --steady-s S`). The process re-executes
+//! `--targets N --timeout-ms T --steady-s S`, and `--ignore-lag` for the
+//! baseline: deadlines not extended by lvsd's own measured lag). The process re-executes
 //! itself inside a fresh namespace, so nothing on the host is touched.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -25,6 +26,7 @@ struct Args {
     targets: usize,
     timeout: Duration,
     steady: Duration,
+    ignore_lag: bool,
 }
 
 fn args() -> Args {
@@ -32,6 +34,7 @@ fn args() -> Args {
         targets: 10_000,
         timeout: Duration::from_millis(2000),
         steady: Duration::from_secs(20),
+        ignore_lag: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -41,6 +44,11 @@ fn args() -> Args {
             ("--targets", Some(v)) => a.targets = v as usize,
             ("--timeout-ms", Some(v)) => a.timeout = Duration::from_millis(v),
             ("--steady-s", Some(v)) => a.steady = Duration::from_secs(v),
+            ("--ignore-lag", _) => {
+                a.ignore_lag = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -251,6 +259,10 @@ async fn bench(a: &Args, nginx: u32) {
     let n = a.targets;
     println!("targets: {n}, interval 1 s, timeout {:?}", a.timeout);
     let (mut engine, mut events) = Engine::new(Prober::new());
+    if a.ignore_lag {
+        println!("baseline: deadlines not extended by the measured lag");
+        engine.ignore_lag();
+    }
     let t_start = Instant::now();
     engine.apply((0..n).map(|i| spec(i, a.timeout)));
     // Warm-up: every target Up.
@@ -291,6 +303,12 @@ async fn bench(a: &Args, nginx: u32) {
         }
     }
     println!("spurious transitions during the steady state: {spurious}");
+    let lag = engine.lag();
+    println!(
+        "lvsd's own lag so far: {:.1} s in all, worst {:.0} ms",
+        lag.total.as_secs_f64(),
+        lag.worst.as_secs_f64() * 1000.0
+    );
     print_tcp_counters();
     println!(
         "steady state over {wall:.0} s: lvsd CPU {:.3} s/s ({:.1} ms per 1,000 checks), RSS {:.0} MiB; nginx CPU {:.3} s/s",
@@ -350,6 +368,12 @@ async fn bench(a: &Args, nginx: u32) {
         percentile(&latency, 99.0).as_secs_f64() * 1000.0,
         latency.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
         bound.as_millis()
+    );
+    let lag = engine.lag();
+    println!(
+        "lvsd's own lag so far: {:.1} s in all, worst {:.0} ms",
+        lag.total.as_secs_f64(),
+        lag.worst.as_secs_f64() * 1000.0
     );
     let (cpu0, t0) = (cpu_seconds("self"), Instant::now());
     tokio::time::sleep(Duration::from_secs(5)).await;

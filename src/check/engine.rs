@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::hysteresis::Health;
+use super::lag::{Lag, LagReport};
 use super::runner;
 use super::spec::{CheckKind, CheckSpec, Probe};
 use super::state::{GroupId, Shared};
@@ -71,6 +72,9 @@ pub struct Engine<K: Key, C: Checker> {
     shared: Arc<Shared<K>>,
     groups: HashMap<GroupKey, Group<K>>,
     next_id: GroupId,
+    lag: Arc<Lag>,
+    /// Measures `lag` while any probe task runs.
+    ticker: Option<JoinHandle<()>>,
 }
 
 impl<K: Key, C: Checker> Engine<K, C> {
@@ -83,6 +87,8 @@ impl<K: Key, C: Checker> Engine<K, C> {
             shared,
             groups: HashMap::new(),
             next_id: 0,
+            lag: Arc::default(),
+            ticker: None,
         };
         (engine, rx)
     }
@@ -202,6 +208,7 @@ impl<K: Key, C: Checker> Engine<K, C> {
                 checker: Arc::clone(&self.checker),
                 shared: Arc::clone(&self.shared),
                 subscribers: rx,
+                lag: Arc::clone(&self.lag),
             }));
             self.groups.insert(
                 gkey,
@@ -212,6 +219,35 @@ impl<K: Key, C: Checker> Engine<K, C> {
                 },
             );
         }
+        drop(table);
+        self.run_ticker(!self.groups.is_empty());
+    }
+
+    /// Starts or stops the lag ticker: it runs while probes do, so an
+    /// engine with nothing to probe never wakes.
+    fn run_ticker(&mut self, wanted: bool) {
+        let running = self.ticker.as_ref().is_some_and(|t| !t.is_finished());
+        if wanted && !running {
+            self.ticker = Some(tokio::spawn(Arc::clone(&self.lag).tick()));
+        } else if !wanted {
+            if let Some(ticker) = self.ticker.take() {
+                ticker.abort();
+                self.lag.stopped();
+            }
+        }
+    }
+
+    /// How far behind lvsd itself has been, as measured by the ticker (see
+    /// [`super::lag`]).
+    pub fn lag(&self) -> LagReport {
+        self.lag.report()
+    }
+
+    /// Measures the lag but extends no deadline by it, as before deadlines
+    /// were: for the benchmark's baseline only.
+    #[doc(hidden)]
+    pub fn ignore_lag(&self) {
+        self.lag.ignore();
     }
 
     /// Calls `hook` with every probe result from now on (`None`: stop).
@@ -246,6 +282,7 @@ impl<K: Key, C: Checker> Engine<K, C> {
     /// Stops every check and waits until their tasks are gone.
     pub async fn shutdown(mut self) {
         let groups: Vec<Group<K>> = self.groups.drain().map(|(_, g)| g).collect();
+        self.run_ticker(false);
         for group in &groups {
             group.task.abort();
         }
@@ -260,6 +297,9 @@ impl<K: Key, C: Checker> Drop for Engine<K, C> {
     fn drop(&mut self) {
         for group in self.groups.values() {
             group.task.abort();
+        }
+        if let Some(ticker) = &self.ticker {
+            ticker.abort();
         }
     }
 }

@@ -11,7 +11,9 @@
 //!   its interval, staggered start and deadline; reconfiguration by diff;
 //!   events on transitions only and a snapshot of all states. `state` is
 //!   the table the engine and its tasks (`runner`) share, [`histogram`]
-//!   the probe durations kept per key (the metrics endpoint reads them).
+//!   the probe durations kept per key (the metrics endpoint reads them),
+//!   [`lag`] the engine's measure of its own scheduling lag, which a
+//!   probe's deadline is extended by (a starved lvsd is not a dead real).
 //! - [`prober`]: the real [`Checker`], dispatching to one module per checker:
 //!   `connect`, `ping`, `external` (and external-perl), `http` (http, https,
 //!   http_proxy), `dns`, `smtp`, `pop`, `imap`, `nntp`, `ftp`, `simpletcp`,
@@ -22,7 +24,8 @@
 //!
 //! A probe never fails with an error: it returns an [`Outcome`], and a Down
 //! outcome says what was tried and what came back. The deadline is enforced
-//! once, by the engine, by dropping the probe's future; checkers are written
+//! once, by the engine (plus the time lvsd was measured behind), by
+//! dropping the probe's future; checkers are written
 //! so that dropping them releases everything (sockets close, child process
 //! groups are killed, no task is left behind).
 
@@ -48,6 +51,9 @@ mod http_plain;
 pub mod hysteresis;
 mod imap;
 mod io;
+pub mod lag;
+#[cfg(test)]
+mod lag_tests;
 mod ldap;
 mod line;
 mod nntp;
@@ -66,6 +72,7 @@ mod state;
 
 pub use engine::{Engine, HealthEvent, Status};
 pub use hysteresis::Health;
+pub use lag::LagReport;
 pub use prober::Prober;
 pub use runner::run_once;
 pub use spec::{CheckKind, CheckSpec, Method, Probe, Service, Target, Timeouts};

@@ -6,8 +6,10 @@
 //! once probes are quick again the task is back on its grid (start + k x
 //! interval): tasks started in one batch keep waking together.
 //!
-//! Every probe runs under [`Probe::deadline`]; when it passes, the probe's
-//! future is dropped, which is what cancels its sockets and child processes.
+//! Every probe runs under [`Probe::deadline`], extended by the time lvsd
+//! itself was measured behind during the probe (see [`super::lag`]); when
+//! it passes, the probe's future is dropped, which is what cancels its
+//! sockets and child processes.
 
 use std::any::Any;
 use std::future::Future;
@@ -22,6 +24,7 @@ use tokio::time::Instant;
 
 use super::combined::{Combined, Step};
 use super::hysteresis::Hysteresis;
+use super::lag::Lag;
 use super::prober::service_name;
 use super::spec::{CheckKind, Method, Probe, Protocol};
 use super::state::{GroupId, Key, Shared, Subscriber};
@@ -36,6 +39,8 @@ pub(crate) struct Task<K: Key, C> {
     pub(crate) checker: Arc<C>,
     pub(crate) shared: Arc<Shared<K>>,
     pub(crate) subscribers: watch::Receiver<Vec<(K, u32)>>,
+    /// The engine's measure of its own scheduling lag.
+    pub(crate) lag: Arc<Lag>,
 }
 
 impl<K: Key, C> Clone for Task<K, C> {
@@ -48,6 +53,7 @@ impl<K: Key, C> Clone for Task<K, C> {
             checker: Arc::clone(&self.checker),
             shared: Arc::clone(&self.shared),
             subscribers: self.subscribers.clone(),
+            lag: Arc::clone(&self.lag),
         }
     }
 }
@@ -96,7 +102,7 @@ pub(crate) async fn run<K: Key, C: Checker>(mut task: Task<K, C>) {
         }
         let (method, step) = method(&task.probe, combined.as_ref());
         let started = Instant::now();
-        let outcome = probe_once(&*task.checker, &task.probe, method).await;
+        let outcome = probe_once(&*task.checker, &task.probe, method, &task.lag).await;
         let took = started.elapsed();
         if let (Some(c), Some(step)) = (combined.as_mut(), step) {
             c.record(step, outcome.is_up());
@@ -141,29 +147,53 @@ pub async fn run_once<C: Checker>(checker: &C, probe: &Probe) -> Outcome {
     match probe.kind {
         CheckKind::On => Outcome::Up,
         CheckKind::Off => Outcome::down("checktype=off", "never up"),
-        _ => probe_once(checker, probe, method(probe, None).0).await,
+        // No ticker runs for a one-off probe: its deadline is as written.
+        _ => probe_once(checker, probe, method(probe, None).0, &Lag::default()).await,
     }
 }
 
-/// Runs one probe under its deadline. A probe that panics is Down with
-/// that reason: left to unwind, the panic would end the group's task and
+/// Runs one probe under its deadline, extended by the lag measured while
+/// it ran (see [`Lag::extend`]). A probe that panics is Down with that
+/// reason: left to unwind, the panic would end the group's task and
 /// freeze its keys at their last health (Up, with its weight).
 pub(crate) async fn probe_once<C: Checker>(
     checker: &C,
     probe: &Probe,
     method: Method<'_>,
+    lag: &Lag,
 ) -> Outcome {
-    let deadline = probe.deadline(method);
+    let timeout = probe.deadline(method);
     let tried = || format!("{} {}", describe(probe, method), probe.addr());
-    let checked = CatchUnwind(Box::pin(checker.check(probe, method)));
-    match tokio::time::timeout(deadline, checked).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(panic)) => {
+    let mut checked = CatchUnwind(Box::pin(checker.check(probe, method)));
+    let began = Instant::now();
+    let lag_then = lag.behind(began);
+    let mut deadline = began + timeout;
+    let mut extra = Duration::ZERO;
+    let result = loop {
+        match tokio::time::timeout_at(deadline, &mut checked).await {
+            Ok(result) => break Some(result),
+            Err(_) => match lag.extend(began, lag_then, timeout, Instant::now()) {
+                Some((later, lagged)) if later > deadline => {
+                    (deadline, extra) = (later, lagged);
+                }
+                _ => break None,
+            },
+        }
+    };
+    match result {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(panic)) => {
             let why = super::escape_text(&panic_message(&*panic));
             tracing::error!(addr = %probe.addr(), panic = %why, "probe panicked");
             Outcome::down(tried(), format_args!("the probe panicked: {why}"))
         }
-        Err(_) => Outcome::down(tried(), format_args!("no answer within {deadline:?}")),
+        None if extra.is_zero() => {
+            Outcome::down(tried(), format_args!("no answer within {timeout:?}"))
+        }
+        None => Outcome::down(
+            tried(),
+            format_args!("no answer within {timeout:?}, nor in the {extra:?} more lvsd was behind"),
+        ),
     }
 }
 
