@@ -138,27 +138,34 @@ impl Chaos {
             self.pending = keep;
             due.into_iter().map(|p| p.1).collect()
         };
+        // The model turns healthy *before* the real does: lvsd may weigh a
+        // real the moment it answers, and the checker must never see that
+        // while the model still calls it dark.
         for r in due {
             match r {
                 Revert::Revive(i) => {
-                    self.world.serve(i);
                     self.m().set_health(i, Health::Ok);
+                    self.world.serve(i);
+                    self.m().settled(i);
                     self.m().event("real revived", &real_ip(i));
                 }
                 Revert::Unhang(i) => {
-                    self.world.hang(i, false);
                     self.m().set_health(i, Health::Ok);
+                    self.world.hang(i, false);
+                    self.m().settled(i);
                     self.m().event("real unhung", &real_ip(i));
                 }
                 Revert::ModeOk(i) => {
-                    self.world.set_mode(i, "ok");
                     self.m().set_health(i, Health::Ok);
+                    self.world.set_mode(i, "ok");
+                    self.m().settled(i);
                     self.m().event("real answers well again", &real_ip(i));
                 }
                 Revert::Undrain(i) => {
                     self.fix_config();
-                    self.lvsd_cli(&format!("undrain {}", real_ip(i)));
                     self.m().set_drained(i, false);
+                    self.lvsd_cli(&format!("undrain {}", real_ip(i)));
+                    self.m().settled(i);
                     self.m().event("undrain", &real_ip(i));
                 }
             }
@@ -181,6 +188,8 @@ impl Chaos {
     fn real_fault(&mut self, h: Health) {
         let Some(i) = self.pick_healthy() else { return };
         let back = Instant::now() + self.rng.ms(3000, 15000);
+        // A fault is recorded once it is in effect (the dark clock must not
+        // start early), except a kill, which is immediate.
         let (kind, revert) = match h {
             Health::Dead => {
                 // Recorded first: the client may see the death before we return.

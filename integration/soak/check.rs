@@ -71,6 +71,7 @@ impl Checker {
     pub fn run(self) {
         let mut prev = Table::new();
         let mut detected = BTreeSet::new();
+        let mut mismatch = BTreeMap::new();
         let mut tick = 0u64;
         let mut last = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
@@ -83,7 +84,7 @@ impl Checker {
             last = Instant::now();
             match kernel::read(self.ns_pid) {
                 Some(table) => {
-                    self.judge(&table, &prev, &mut detected);
+                    self.judge(&table, &prev, &mut detected, &mut mismatch);
                     prev = table;
                 }
                 None => self.verdicts.lock().unwrap().violation(
@@ -100,7 +101,18 @@ impl Checker {
         }
     }
 
-    fn judge(&self, table: &Table, prev: &Table, detected: &mut BTreeSet<(Svc, usize, Instant)>) {
+    /// `mismatch`: since when each difference from desired has been seen on
+    /// every quiet tick. One is a violation once it outlasts the bound: a
+    /// probe that timed out on the emulated CPU is re-checked and restored
+    /// within it, a table that does not converge is not.
+    fn judge(
+        &self,
+        table: &Table,
+        prev: &Table,
+        detected: &mut BTreeSet<(Svc, usize, Instant)>,
+        mismatch: &mut BTreeMap<String, Instant>,
+    ) {
+        let mut diffs: Vec<(String, String)> = Vec::new();
         let mut m = self.model.lock().unwrap();
         self.converged(&mut m, table);
         let mut v = self.verdicts.lock().unwrap();
@@ -151,21 +163,19 @@ impl Checker {
             if quiet {
                 v.check("table converged to desired");
                 match ksvc {
-                    None => v.violation(
-                        t,
+                    None => diffs.push((
                         format!("missing {s:?}"),
                         format!("{s:?} service missing from the kernel"),
-                    ),
-                    Some(ks) if ks.head.split_whitespace().next() != Some(m.cfg.sched(s)) => v
-                        .violation(
-                            t,
+                    )),
+                    Some(ks) if ks.head.split_whitespace().next() != Some(m.cfg.sched(s)) => diffs
+                        .push((
                             format!("sched {s:?}"),
                             format!(
                                 "{s:?} scheduler {} in the kernel, {} configured",
                                 ks.head,
                                 m.cfg.sched(s)
                             ),
-                        ),
+                        )),
                     Some(ks) => {
                         for a in ks.reals.keys() {
                             let known = (0..m.reals.len()).any(|i| {
@@ -173,11 +183,10 @@ impl Checker {
                                     && *a == format!("{}:{}", real_ip(i), s.port())
                             });
                             if !known {
-                                v.violation(
-                                    t,
+                                diffs.push((
                                     format!("extra {s:?} {a}"),
                                     format!("{s:?} has {a}, not configured"),
-                                );
+                                ));
                             }
                         }
                     }
@@ -206,7 +215,7 @@ impl Checker {
                             t,
                             format!("dark-weighted {s:?} {addr} {d:?}"),
                             format!(
-                                "{s:?} {addr} ({:?}{}) dark {:.1} s (of which lvsd down/starved {:.1} s) has weight {w}",
+                                "{s:?} {addr} ({:?}{}) dark {:.1} s (of which lvsd down/starved or the VM stalled {:.1} s) has weight {w}",
                                 r.health,
                                 if r.drained { ", drained" } else { "" },
                                 (now - d).as_secs_f64(),
@@ -233,19 +242,28 @@ impl Checker {
                         let want = if r.dark_since[k].is_some() { 0 } else { cw };
                         let present = ksvc.is_some_and(|x| x.weight(&addr).is_some());
                         if w != want || (want > 0 && !present) {
-                            v.violation(
-                                t,
+                            diffs.push((
                                 format!("weight {s:?} {addr} {want}"),
                                 format!(
                                     "{s:?} {addr} ({:?}, drained {}) weight {w}, desired {want}",
                                     r.health, r.drained
                                 ),
-                            );
+                            ));
                         }
                     }
                 }
             }
         }
+        let mut still = BTreeMap::new();
+        for (key, detail) in diffs {
+            let since = mismatch.get(&key).copied().unwrap_or(now);
+            if now - since > q {
+                let d = format!("{detail}, for {:.1} s", (now - since).as_secs_f64());
+                v.violation(t, key.clone(), d);
+            }
+            still.insert(key, since);
+        }
+        *mismatch = still;
     }
 
     /// Behind-back edits: repaired within one resync period (plus the bound

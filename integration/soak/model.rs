@@ -135,6 +135,9 @@ pub struct Model {
     pub broken: bool,
     /// Intervals lvsd was not running or SIGSTOPped (end None: still).
     pub disrupted: Vec<(Instant, Option<Instant>)>,
+    /// Intervals the whole VM stood still (a guest thread overslept): on a
+    /// loaded host the emulated CPU stalls, lvsd with it.
+    pub stalls: Vec<(Instant, Instant)>,
     /// The running instance's pid and when it was spawned (ms since the epoch).
     pub lvsd: Option<(u32, u128)>,
     /// Behind-back edits: per service, and per (service, real address).
@@ -169,6 +172,7 @@ impl Model {
             cfg_changed: now,
             broken: false,
             disrupted: vec![(now, None)], // until the first start returns
+            stalls: Vec::new(),
             lvsd: None,
             touched: BTreeMap::new(),
             touched_real: BTreeMap::new(),
@@ -209,6 +213,12 @@ impl Model {
         self.refresh(i);
     }
 
+    /// The real's recovery took effect only now (its server listens, the
+    /// rule is gone): the "desired" check's quiet window starts again.
+    pub fn settled(&mut self, i: usize) {
+        self.reals[i].flipped = [Instant::now(); 3];
+    }
+
     pub fn set_drained(&mut self, i: usize, d: bool) {
         self.reals[i].drained = d;
         self.refresh(i);
@@ -233,13 +243,20 @@ impl Model {
     /// How long lvsd was down or starved within [from, now]: the bound is
     /// stretched by it, since a stopped lvsd can check nothing.
     pub fn disrupted_within(&self, from: Instant, now: Instant) -> Duration {
-        self.disrupted
+        let overlap = |a: Instant, b: Instant| b.min(now).saturating_duration_since(a.max(from));
+        let own: Duration = self
+            .disrupted
             .iter()
-            .map(|(a, b)| {
-                let (a, b) = ((*a).max(from), b.unwrap_or(now).min(now));
-                b.saturating_duration_since(a)
-            })
-            .sum()
+            .map(|(a, b)| overlap(*a, b.unwrap_or(now)))
+            .sum();
+        let vm: Duration = self
+            .stalls
+            .iter()
+            .rev()
+            .take_while(|s| s.1 > from)
+            .map(|s| overlap(s.0, s.1))
+            .sum();
+        own + vm
     }
 
     /// Whether a behind-back edit of this service (or real) is recent.

@@ -71,6 +71,17 @@ fn pct(xs: &[f64], p: f64) -> f64 {
 pub fn print(summary: &str, m: &Model, v: &Verdicts) {
     println!("\n===== soak report: {summary}");
     println!("wall time {:.0} s", m.t0.elapsed().as_secs_f64());
+    let stall: f64 = m.stalls.iter().map(|s| (s.1 - s.0).as_secs_f64()).sum();
+    let longest = m
+        .stalls
+        .iter()
+        .map(|s| (s.1 - s.0).as_secs_f64())
+        .fold(0.0, f64::max);
+    println!(
+        "VM stalls (a 50 ms sleep woken > 100 ms late): {} totalling {stall:.1} s, longest {:.0} ms",
+        m.stalls.len(),
+        longest * 1e3
+    );
     println!("-- events");
     for (k, n) in &m.events {
         println!("{n:6}  {k}");
@@ -98,7 +109,7 @@ pub fn print(summary: &str, m: &Model, v: &Verdicts) {
         println!("{n:6}  {k}");
     }
     println!(
-        "-- dark -> no weight (ms, lvsd's down/starved time taken out), {} episodes: p50 {:.0} p90 {:.0} p99 {:.0} max {:.0}",
+        "-- dark -> no weight (ms, less lvsd down/starved and VM stalls), {} episodes: p50 {:.0} p90 {:.0} p99 {:.0} max {:.0}",
         v.detect_ms.len(),
         pct(&v.detect_ms, 0.5),
         pct(&v.detect_ms, 0.9),
