@@ -44,8 +44,8 @@ fn opts(args: &[String]) -> Result<Opts, String> {
         slack: Duration::from_millis(1500),
         inject: false,
         // See status_prober and the README: 1 s is not measurable under
-        // emulation on a loaded host; 0 applies it as it stands.
-        status_slack: Duration::from_secs(10),
+        // emulation on a loaded host; 0 (with a fast exec) applies it.
+        status_slack: Duration::from_secs(30),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -189,7 +189,7 @@ fn soak(o: Opts) -> i32 {
 
 fn o_summary(o: &Opts) -> String {
     format!(
-        "seed {} duration {} s, {} long-lived connections, slack {} ms, status limit {} ms{}",
+        "seed {} duration {} s, {} long-lived connections, slack {} ms, status limit {} ms + 3 x exec{}",
         o.seed,
         o.duration.as_secs(),
         o.long,
@@ -216,11 +216,13 @@ fn stall_meter(model: Arc<Mutex<Model>>, stop: Arc<AtomicBool>) {
 }
 
 /// `lvsd CONFIG status` every 2 s, as an operator or Pacemaker would: it
-/// must answer within 1 s (plus `--status-slack-ms`) whatever lvsd is going
-/// through, with one of ldirectord's status codes. Under emulation on a
-/// loaded host merely starting the binary costs seconds at times (and the
-/// guest counts the time its vCPU waited as CPU), so each call is preceded
-/// by `lvsd --version` through the same path, reported beside it.
+/// must answer with one of ldirectord's status codes within 1 s, plus
+/// `--status-slack-ms`, plus three times what `lvsd --version` took just
+/// before or just after it through the same path. On hardware the call
+/// takes milliseconds and `--status-slack-ms 0` applies the 1 s as it
+/// stands; in the emulated VM on a loaded host merely starting the binary
+/// took up to 26 s (the guest even counts its vCPU's waits as CPU), so
+/// there the check can only catch a status that hangs. See the README.
 fn status_prober(
     l: &lvsd_integration::director::Lvsd,
     model: Arc<Mutex<Model>>,
@@ -262,6 +264,8 @@ fn status_prober(
         while !stop.load(Ordering::Relaxed) {
             let (base, _, _) = timed(&["--version".as_ref()]);
             let (took, cpu, code) = timed(&[config.as_os_str(), "status".as_ref()]);
+            let (after, _, _) = timed(&["--version".as_ref()]);
+            let limit = limit + 3 * base.max(after);
             let at = model.lock().unwrap().t0.elapsed().as_secs_f64();
             let mut v = verdicts.lock().unwrap();
             v.check("status answers within its limit");
@@ -269,13 +273,13 @@ fn status_prober(
             v.exec_ms.push(base.as_secs_f64() * 1e3);
             v.status_cpu_ms.push(cpu.as_secs_f64() * 1e3);
             v.status_calls.push(format!(
-                "{at:.1} wall {took:?} cpu {cpu:?} exit {code:?} version {base:?}"
+                "{at:.1} wall {took:?} cpu {cpu:?} exit {code:?} version {base:?} {after:?}"
             ));
             if took > limit || !matches!(code, Some(0..=3)) {
                 v.violation(
                     at,
                     format!("status-slow {at}"),
-                    format!("lvsd status took {took:?} ({cpu:?} CPU, exit {code:?}), lvsd --version just before {base:?}"),
+                    format!("lvsd status took {took:?} ({cpu:?} CPU, exit {code:?}), over {limit:?}; lvsd --version before {base:?}, after {after:?}"),
                 );
             }
             drop(v);
