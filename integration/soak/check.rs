@@ -157,7 +157,7 @@ impl Checker {
             let ksvc = table.get(&s.key());
             let psvc = prev.get(&s.key());
             let quiet = m.running()
-                && m.disrupted_within(now - q, now).is_zero()
+                && m.down_within(now - q, now).is_zero()
                 && m.cfg_changed.elapsed() > q
                 && !m.touched_since(s, None, self.resync + q);
             if quiet {
