@@ -144,25 +144,26 @@ impl Chaos {
         for r in due {
             match r {
                 Revert::Revive(i) => {
-                    self.m().set_health(i, Health::Ok);
+                    self.m().recovering(i);
                     self.world.serve(i);
                     self.m().settled(i);
                     self.m().event("real revived", &real_ip(i));
                 }
                 Revert::Unhang(i) => {
-                    self.m().set_health(i, Health::Ok);
+                    self.m().recovering(i);
                     self.world.hang(i, false);
                     self.m().settled(i);
                     self.m().event("real unhung", &real_ip(i));
                 }
                 Revert::ModeOk(i) => {
-                    self.m().set_health(i, Health::Ok);
+                    self.m().recovering(i);
                     self.world.set_mode(i, "ok");
                     self.m().settled(i);
                     self.m().event("real answers well again", &real_ip(i));
                 }
                 Revert::Undrain(i) => {
                     self.fix_config();
+                    self.m().reals[i].busy = true;
                     self.m().set_drained(i, false);
                     self.lvsd_cli(&format!("undrain {}", real_ip(i)));
                     self.m().settled(i);

@@ -237,7 +237,7 @@ impl Checker {
                     }
                 }
                 // 3. Converged: the weight is desired(config, health).
-                if quiet && r.flipped[k].elapsed() > q {
+                if quiet && !r.busy && r.flipped[k].elapsed() > q {
                     if let Some(cw) = m.cfg.weight(s, i) {
                         let want = if r.dark_since[k].is_some() { 0 } else { cw };
                         let present = ksvc.is_some_and(|x| x.weight(&addr).is_some());

@@ -66,6 +66,9 @@ pub struct Real {
     pub dark_since: [Option<Instant>; 3],
     pub flipped: [Instant; 3],
     pub last_death: Option<Instant>,
+    /// A recovery is under way (a server starting, `lvsd undrain` running:
+    /// 13 s seen in a loaded VM): healthy in the model, not yet in fact.
+    pub busy: bool,
 }
 
 impl Real {
@@ -166,6 +169,7 @@ impl Model {
                     dark_since: [None; 3],
                     flipped: [now; 3],
                     last_death: None,
+                    busy: false,
                 })
                 .collect(),
             cfg,
@@ -205,6 +209,12 @@ impl Model {
         }
     }
 
+    /// Marks real i healthy before the recovery that makes it so.
+    pub fn recovering(&mut self, i: usize) {
+        self.reals[i].busy = true;
+        self.set_health(i, Health::Ok);
+    }
+
     pub fn set_health(&mut self, i: usize, h: Health) {
         if h == Health::Dead {
             self.reals[i].last_death = Some(Instant::now());
@@ -217,6 +227,7 @@ impl Model {
     /// rule is gone): the "desired" check's quiet window starts again.
     pub fn settled(&mut self, i: usize) {
         self.reals[i].flipped = [Instant::now(); 3];
+        self.reals[i].busy = false;
     }
 
     pub fn set_drained(&mut self, i: usize, d: bool) {
