@@ -4,9 +4,10 @@
 //! loaded machine differs, as it would in production).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::check::Verdicts;
+use crate::lifecycle::signal;
 use crate::model::{real_ip, Expect, Health, Model, Pending, Svc, N_REALS, SVCS};
 use crate::world::{config_text, World};
 
@@ -50,29 +51,6 @@ pub struct Chaos {
     pending: Vec<(Instant, Revert)>,
 }
 
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) on a pid this harness started (lvsd's daemon).
-    unsafe { libc::kill(pid as i32, sig) };
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is gone for our purposes; lvsd's daemon is not our child.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !s.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
 impl Chaos {
     pub fn new(
         world: World,
@@ -89,11 +67,11 @@ impl Chaos {
         }
     }
 
-    fn m(&self) -> std::sync::MutexGuard<'_, Model> {
+    pub(crate) fn m(&self) -> std::sync::MutexGuard<'_, Model> {
         self.model.lock().unwrap()
     }
 
-    fn violation(&self, key: &str, detail: String) {
+    pub(crate) fn violation(&self, key: &str, detail: String) {
         let t = self.m().t0.elapsed().as_secs_f64();
         self.verdicts
             .lock()
@@ -222,7 +200,7 @@ impl Chaos {
     }
 
     /// A valid edit: HTTP weights, rs4 in or out, the scheduler.
-    fn edit(&mut self, sighup: bool) {
+    pub(crate) fn edit(&mut self, sighup: bool) {
         let mut cfg = self.m().cfg.clone();
         match self.rng.below(3) {
             0 => {
@@ -258,7 +236,7 @@ impl Chaos {
         );
     }
 
-    fn hup(&self) {
+    pub(crate) fn hup(&self) {
         let running = self.m().running();
         if let (true, Some(pid)) = (running, self.world.lvsd.pid()) {
             signal(pid, libc::SIGHUP);
@@ -308,125 +286,6 @@ impl Chaos {
         self.m().event("drain", &real_ip(i));
         let back = Instant::now() + self.rng.ms(3000, 12000);
         self.pending.push((back, Revert::Undrain(i)));
-    }
-
-    /// Waits for a pid to go; false after `limit`.
-    fn wait_gone(pid: u32, limit: Duration) -> bool {
-        let t = Instant::now();
-        while alive(pid) {
-            if t.elapsed() > limit {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        true
-    }
-
-    /// `lvsd CONFIG start`; sometimes first a start cut short by SIGTERM.
-    pub fn start(&mut self, term_first: bool) {
-        self.fix_config();
-        let l = &self.world.lvsd;
-        if term_first {
-            let old = l.pid();
-            let mut child = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "LVSD_RUN_DIR={} exec ip netns exec {} {} {} start",
-                    l.run_dir.display(),
-                    l.ns,
-                    l.program.display(),
-                    l.config.display()
-                ))
-                .spawn()
-                .expect("spawn start");
-            let t = Instant::now();
-            let mut pid = None;
-            while pid.is_none() && t.elapsed() < Duration::from_secs(60) {
-                pid = l.pid().filter(|p| Some(*p) != old && alive(*p));
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            std::thread::sleep(self.rng.ms(0, 800));
-            if let Some(p) = pid {
-                signal(p, libc::SIGTERM);
-                if !Self::wait_gone(p, Duration::from_secs(30)) {
-                    self.violation(
-                        "term-startup",
-                        format!("lvsd {p} ignored SIGTERM in start-up for 30 s"),
-                    );
-                    signal(p, libc::SIGKILL);
-                }
-            }
-            let _ = child.wait();
-            match pid {
-                Some(p) => self.m().event("SIGTERM during start-up", &p.to_string()),
-                // Exec alone can take half a minute in a loaded VM.
-                None => self.m().event("start-up too slow to be cut short", ""),
-            }
-        }
-        let spawned = now_ms();
-        let t = Instant::now();
-        let (code, text) = self.world.lvsd.action("start");
-        self.verdicts
-            .lock()
-            .unwrap()
-            .start_ms
-            .push(t.elapsed().as_secs_f64() * 1e3);
-        if code != 0 {
-            self.violation("start", format!("lvsd start failed ({code}): {text}"));
-        }
-        let pid = self.world.lvsd.pid().unwrap_or(0);
-        let mut m = self.m();
-        m.lvsd = Some((pid, spawned));
-        m.disrupt_end();
-        m.event("started", &pid.to_string());
-    }
-
-    fn kill9(&mut self) {
-        let Some(pid) = self.world.lvsd.pid() else {
-            return;
-        };
-        self.m().disrupt_begin();
-        signal(pid, libc::SIGKILL);
-        Self::wait_gone(pid, Duration::from_secs(10));
-        self.m().event("kill -9", &pid.to_string());
-        std::thread::sleep(self.rng.ms(500, 3000));
-        let term_first = self.rng.below(2) == 0;
-        self.start(term_first);
-    }
-
-    fn term_reload(&mut self) {
-        let Some(pid) = self.world.lvsd.pid() else {
-            return;
-        };
-        self.edit(true);
-        std::thread::sleep(self.rng.ms(0, 400));
-        self.m().disrupt_begin();
-        signal(pid, libc::SIGTERM);
-        if !Self::wait_gone(pid, Duration::from_secs(30)) {
-            self.violation(
-                "term-reload",
-                format!("lvsd {pid} ignored SIGTERM in a reload for 30 s"),
-            );
-            signal(pid, libc::SIGKILL);
-        }
-        self.m().event("SIGTERM during a reload", &pid.to_string());
-        std::thread::sleep(self.rng.ms(200, 2000));
-        self.start(false);
-    }
-
-    /// CPU starvation: SIGSTOP for 1-4 s.
-    fn starve(&mut self) {
-        let Some(pid) = self.world.lvsd.pid() else {
-            return;
-        };
-        let d = self.rng.ms(1000, 4000);
-        self.m().disrupt_begin();
-        signal(pid, libc::SIGSTOP);
-        std::thread::sleep(d);
-        signal(pid, libc::SIGCONT);
-        self.m().disrupt_end();
-        self.m()
-            .event("starved (SIGSTOP)", &format!("{} ms", d.as_millis()));
     }
 
     /// Adds a foreign service, or removes one.

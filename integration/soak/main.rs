@@ -11,6 +11,7 @@ mod chaos;
 mod check;
 mod client;
 mod kernel;
+mod lifecycle;
 mod model;
 mod report;
 mod serve;
