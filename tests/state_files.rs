@@ -34,6 +34,8 @@ fn status_of(pid: u32) -> DaemonStatus {
         pid,
         config: PathBuf::from("/etc/ha.d/ldirectord.cf"),
         virtuals: Vec::new(),
+        sync: Vec::new(),
+        sync_error: None,
     }
 }
 
