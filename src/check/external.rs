@@ -19,8 +19,8 @@ use super::Outcome;
 /// The whole environment of an external check (hooks get the same):
 /// a fixed PATH and nothing of lvsd's own (Pacemaker's OCF_* variables,
 /// a caller's LD_PRELOAD or IFS), so what a check sees is what its author
-/// tested and not whatever started the daemon.
-const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// tested and not whatever started the daemon. Hooks and sendmail use it too.
+pub const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub(crate) async fn check(probe: &Probe, ext: &External) -> Outcome {
     let target = &probe.target;

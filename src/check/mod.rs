@@ -43,6 +43,7 @@ mod engine_fault_tests;
 #[cfg(test)]
 mod engine_tests;
 mod external;
+pub use external::CHILD_PATH;
 mod ftp;
 pub mod histogram;
 mod http;

@@ -52,8 +52,7 @@ pub fn fallback_args(action: &str, v: &Virtual) -> Vec<String> {
     vec![action.to_string(), server, proto.to_string()]
 }
 
-/// The PATH of every command lvsd runs.
-const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::check::CHILD_PATH;
 
 fn command(text: &str, args: &[String]) -> Option<Command> {
     let mut words = text.split_whitespace();

@@ -120,8 +120,7 @@ pub async fn deliver(
         .map_err(|_| MailError::Timeout(timeout))?
 }
 
-/// The PATH of sendmail and what it runs.
-const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::check::CHILD_PATH;
 
 /// `sendmail -i -f FROM -- TO...` with the message on stdin, as lettre's
 /// transport runs it but with a fixed PATH and nothing else of lvsd's
