@@ -1,14 +1,18 @@
 //! The vocabulary that the configuration and the kernel layer share: what a
 //! virtual service is called (protocol, family, key), how a real is reached
-//! (forwarding method), persistence netmasks and scheduler flags; and the
-//! compiled `receive` pattern the configuration hands to the checks. A leaf:
-//! it imports nothing of the crate, so `config` and `ipvs` can both use it
-//! without knowing each other.
+//! (forwarding method and tunnel, see [`tunnel`]), persistence netmasks,
+//! engines and scheduler flags; and the compiled `receive` pattern the
+//! configuration hands to the checks. A leaf: it imports nothing of the
+//! crate, so `config` and `ipvs` can both use it without knowing each other.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+
+pub mod tunnel;
+
+pub use tunnel::{PersistenceEngine, Tunnel, TunnelCsum, TunnelType};
 
 /// Transport protocol of a non-fwmark virtual service (`IPVS_SVC_ATTR_PROTOCOL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

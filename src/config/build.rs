@@ -202,6 +202,7 @@ fn resolve_reals(
                 format!("weight {} is out of range 0..65535", rd.weight),
             );
         }
+        let tunnel = super::tunnel::build(&rd.tunnel, rd.forward, diags);
         // An empty pattern (`"/x", ""`) checks nothing, as ldirectord.
         let receive = rd
             .receive
@@ -228,6 +229,7 @@ fn resolve_reals(
                 receive: receive.clone(),
                 lower_threshold: rd.lower,
                 upper_threshold: rd.upper,
+                tunnel,
                 written: if last {
                     std::mem::take(&mut rd.addr.written)
                 } else {
@@ -347,6 +349,7 @@ pub fn build_virtual(
         netmask: d.netmask.as_ref().map(|n| n.value),
         ops: d.ops.as_ref().is_some_and(|o| o.value),
         schedflags: d.schedflags.as_ref().map(|s| s.value.clone()),
+        pe: d.pe.as_ref().map(|p| p.value),
         monitorfile: d.monitorfile.clone(),
         servicename: d.servicename.clone(),
         comment: d.comment.clone(),

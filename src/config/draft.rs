@@ -4,7 +4,8 @@
 use super::addr;
 use super::httpcheck::HttpCheckDraft;
 use super::model::{CheckService, CheckType, HttpMethod, Netmask, Overrides};
-use crate::lvs::{Family, Forward, SchedFlags};
+use super::tunnel::TunnelDraft;
+use crate::lvs::{Family, Forward, PersistenceEngine, SchedFlags};
 
 /// A value and the line it was written on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct RealDraft {
     pub receive: Option<String>,
     pub lower: u32,
     pub upper: u32,
+    /// lvsd's `tuntype`, `tunport`, `tuncsum`.
+    pub tunnel: TunnelDraft,
     pub line: usize,
 }
 
@@ -67,6 +70,8 @@ pub struct VirtualDraft {
     pub protocol: Option<At<ProtocolName>>,
     pub ops: Option<At<bool>>,
     pub schedflags: Option<At<SchedFlags>>,
+    /// lvsd's `pe`.
+    pub pe: Option<At<PersistenceEngine>>,
     pub monitorfile: Option<String>,
     pub servicename: Option<String>,
     pub comment: Option<String>,

@@ -7,8 +7,9 @@
 //! - [`draft`]: what a file says; [`build`]: drafts → model: defaults, inheritance,
 //!   name resolution. [`validate`]: checks on top. [`values`], [`addr`]:
 //!   value and address grammars.
-//! - [`sync`], [`httpcheck`]: lvsd's extensions (kernel sync; TLS
-//!   verification and status codes of the http checks), shared by both formats.
+//! - [`sync`], [`httpcheck`], [`tunnel`]: lvsd's extensions (kernel sync;
+//!   TLS verification and status codes of the http checks; GUE and GRE
+//!   tunnels and the SIP persistence engine), shared by both formats.
 //! - [`resolve`]: host and service names, behind a trait.
 //! - [`diag`]: `FILE:LINE: message` diagnostics.
 //!
@@ -26,6 +27,7 @@ pub mod model;
 pub mod resolve;
 pub mod sync;
 pub mod toml;
+pub mod tunnel;
 pub mod validate;
 pub mod values;
 

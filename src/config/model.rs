@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 pub use super::sync::{IpvsTimeouts, Sync, SyncRole};
 pub use crate::lvs::Netmask;
-use crate::lvs::{Family, Forward, Protocol, Receive, SchedFlags, ServiceKey};
+use crate::lvs::{
+    Family, Forward, PersistenceEngine, Protocol, Receive, SchedFlags, ServiceKey, Tunnel,
+};
 
 /// A whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -295,6 +297,9 @@ pub struct Real {
     pub receive: Option<Receive>,
     pub lower_threshold: u32,
     pub upper_threshold: u32,
+    /// lvsd extension: a GUE or GRE tunnel (or ipip with options) for an
+    /// ipip real; `None` = plain ipip, the kernel's default, or not ipip.
+    pub tunnel: Option<Tunnel>,
     /// The address text as written (`web1->web3:http`), shared by every
     /// real expanded from one line.
     pub written: String,
@@ -357,6 +362,8 @@ pub struct Virtual {
     pub netmask: Option<Netmask>,
     pub ops: bool,
     pub schedflags: Option<SchedFlags>,
+    /// lvsd extension: the persistence engine (`pe=sip`).
+    pub pe: Option<PersistenceEngine>,
     pub monitorfile: Option<String>,
     pub servicename: Option<String>,
     pub comment: Option<String>,

@@ -51,6 +51,9 @@ pub fn virtual_rules(v: &Virtual, d: &VirtualDraft, g: &Global, diags: &mut Diag
             );
         }
     }
+    if let Some(pe) = &d.pe {
+        super::tunnel::check_pe(pe, v.persistent.is_some(), v.protocol(), diags);
+    }
     if let Some(p) = &d.persistent {
         if p.value == 0 {
             diags.error(p.line, "persistent timeout must be at least 1 second");

@@ -23,7 +23,7 @@ use crate::check::Health;
 use crate::config::model::{CheckType, Config, Virtual};
 use crate::ipvs::table::{Dest, Forward, ServiceEntry, ServiceKey, Table};
 
-use super::plan::{dest, dest_addr, place, service};
+use super::plan::{dest, dest_addr, place, real_dest, service};
 
 /// Identifies one real server of one virtual service: the health the
 /// director tracks, and the key of the check that feeds it.
@@ -108,7 +108,7 @@ fn virtual_entry(
         };
         let d = match health {
             Health::Up => {
-                let mut d = dest(r.forward, r.weight);
+                let mut d = real_dest(r, r.weight);
                 d.lower_threshold = r.lower_threshold;
                 d.upper_threshold = r.upper_threshold;
                 d
@@ -120,7 +120,7 @@ fn virtual_entry(
                 }
                 // ldirectord quiesces with `ipvsadm -e -w 0`, which also
                 // clears the thresholds.
-                dest(r.forward, 0)
+                real_dest(r, 0)
             }
             // Adopted as it is, if it is this line's destination: one with
             // another forwarding method belongs to another line (or to an

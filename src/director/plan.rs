@@ -21,11 +21,13 @@
 //! [`place`] replays exactly that.
 //!
 //! The kernel reports every tunnel destination with tunnel type ipip, so
-//! ipip reals carry it here too.
+//! ipip reals carry it here too; lvsd's `tuntype`/`tunport`/`tuncsum` of a
+//! real replace it (GUE, GRE: ipvsadm's `--tun-*`), and `pe` gives a
+//! persistent service its engine (`--pe`).
 
 use std::net::SocketAddr;
 
-use crate::config::model::{Netmask, Virtual};
+use crate::config::model::{Netmask, Real, Virtual};
 use crate::ipvs::table::{full_netmask, svc_flags, Tunnel, TunnelCsum, TunnelType};
 use crate::ipvs::{Dest, Forward, Protocol, Service, ServiceEntry, ServiceKey};
 
@@ -39,6 +41,9 @@ pub fn service(v: &Virtual) -> Service {
         s.netmask = v
             .netmask
             .map_or(full_netmask(family), Netmask::kernel_value);
+        // The kernel keeps an engine only with persistence (validation
+        // refuses `pe` without it).
+        s.pe_name = v.pe.map(|p| p.name().to_string());
     }
     if v.ops && v.protocol() == Some(Protocol::Udp) {
         s.flags |= svc_flags::ONEPACKET;
@@ -61,6 +66,17 @@ pub fn dest(forward: Forward, weight: u32) -> Dest {
             kind: TunnelType::Ipip,
             csum: TunnelCsum::NoCsum,
         });
+    }
+    d
+}
+
+/// The destination of real `r` at `weight`, with its tunnel (lvsd's
+/// `tuntype` and the rest). A quiesced real keeps its tunnel too: an edit
+/// without one would make the kernel fall back to plain ipip.
+pub fn real_dest(r: &Real, weight: u32) -> Dest {
+    let mut d = dest(r.forward, weight);
+    if let (Forward::Tunnel, Some(t)) = (r.forward, r.tunnel) {
+        d.tunnel = Some(t);
     }
     d
 }

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-pub use crate::lvs::{full_netmask, svc_flags, Family, Forward, Protocol, ServiceKey};
+pub use crate::lvs::{
+    full_netmask, svc_flags, Family, Forward, Protocol, ServiceKey, Tunnel, TunnelCsum, TunnelType,
+};
 
 /// What a virtual service is, apart from its key and its destinations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,32 +43,6 @@ impl Service {
     pub fn is_persistent(&self) -> bool {
         self.flags & svc_flags::PERSISTENT != 0
     }
-}
-
-/// Tunnel encapsulation of a `Tunnel` destination (kernel ≥ 5.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TunnelType {
-    Ipip,
-    /// GUE with its UDP destination port.
-    Gue {
-        port: u16,
-    },
-    Gre,
-}
-
-/// Checksum options of a GUE/GRE tunnel (`IP_VS_TUNNEL_ENCAP_FLAG_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum TunnelCsum {
-    #[default]
-    NoCsum,
-    Csum,
-    RemCsum,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Tunnel {
-    pub kind: TunnelType,
-    pub csum: TunnelCsum,
 }
 
 /// A real server as programmed into a service; keyed by its address and port.

@@ -10,6 +10,7 @@ use crate::config::diag::Diagnostics;
 use crate::config::draft::{at, ProtocolName, RealDraft, VirtualDraft};
 use crate::config::httpcheck;
 use crate::config::model::Netmask;
+use crate::config::tunnel;
 use crate::config::values;
 use crate::lvs::Family;
 
@@ -41,6 +42,13 @@ pub fn directive(d: &mut VirtualDraft, rcmd: &str, line: usize, diags: &mut Diag
     match httpcheck::directive(&mut d.httpcheck, key, value, line) {
         Some(Ok(())) => diags.warn(line, httpcheck::extension_warning(key)),
         Some(Err(m)) => diags.error(line, m),
+        None if key == "pe" => match tunnel::pe(value) {
+            Ok(p) => {
+                d.pe = at(p, line);
+                diags.warn(line, tunnel::extension_warning(key));
+            }
+            Err(m) => diags.error(line, m),
+        },
         None => {
             if let Err(m) = apply(d, key, value, line, diags) {
                 diags.error(line, m);
@@ -342,6 +350,7 @@ pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<Rea
         receive: None,
         lower: 0,
         upper: 0,
+        tunnel: tunnel::TunnelDraft::default(),
         line,
     };
     if let Some(w) = step_num(&mut flags, "", line, diags) {
@@ -359,13 +368,28 @@ pub fn real_line(text: &str, line: usize, diags: &mut Diagnostics) -> Result<Rea
     if let Some(n) = step_num(&mut flags, "u:", line, diags) {
         draft.upper = threshold(n)?;
     }
-    if !flags.trim().is_empty() {
-        return Err(format!(
-            "Invalid real server line, around {:?}",
-            flags.trim()
-        ));
-    }
+    tunnel_options(&mut draft, flags, line, diags)?;
     Ok(draft)
+}
+
+/// What ldirectord would call junk at the end of a real line: lvsd's
+/// tunnel options (`tuntype=gue tunport=6080`), each a `key=value` word.
+fn tunnel_options(
+    draft: &mut RealDraft,
+    flags: &str,
+    line: usize,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
+    let invalid = || format!("Invalid real server line, around {:?}", flags.trim());
+    for word in flags.split(super::perl_space).filter(|w| !w.is_empty()) {
+        let (key, value) = word.split_once('=').ok_or_else(invalid)?;
+        match tunnel::option(&mut draft.tunnel, key, value, line) {
+            Some(r) => r?,
+            None => return Err(invalid()),
+        }
+        diags.warn(line, tunnel::extension_warning(key));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::config::diag::Diagnostics;
 use crate::config::draft::{at, At, RealDraft, VirtualDraft};
 use crate::config::model::{Config, Global};
 use crate::config::resolve::Resolver;
-use crate::config::{addr, httpcheck, validate, values};
+use crate::config::{addr, httpcheck, tunnel, validate, values};
 use crate::lvs::Family;
 
 type S<T> = Spanned<T>;
@@ -86,6 +86,7 @@ struct TVirtual {
     netmask: Option<S<StrOrInt>>,
     ops: Option<S<bool>>,
     schedflags: Option<S<String>>,
+    pe: Option<S<String>>,
     checktype: Option<S<StrOrInt>>,
     service: Option<S<String>>,
     checkcommand: Option<S<String>>,
@@ -133,6 +134,9 @@ struct TReal {
     receive: Option<String>,
     lower_threshold: Option<u32>,
     upper_threshold: Option<u32>,
+    tuntype: Option<S<String>>,
+    tunport: Option<S<i64>>,
+    tuncsum: Option<S<String>>,
 }
 
 /// Reports `Err(message)` at the value's line, else passes the value on.
@@ -323,6 +327,7 @@ fn read_virtual(sv: &S<TVirtual>, lines: &Lines, diags: &mut Diagnostics) -> Opt
     d.netmask = text_of!(v.netmask, |n: &StrOrInt| block::netmask(&n.text(), family));
     d.ops = v.ops.as_ref().and_then(|o| at(*o.get_ref(), l(o)));
     d.schedflags = text_of!(v.schedflags, values::schedflags);
+    d.pe = text_of!(v.pe, |p: &str| tunnel::pe(p));
     d.checktype =
         text_of!(v.checktype, |c: &StrOrInt| values::checktype(&c.text())).map(|a| a.value);
     d.service = text_of!(v.service, values::service);
@@ -421,6 +426,36 @@ fn read_real(sr: &S<TReal>, lines: &Lines, diags: &mut Diagnostics) -> Option<Re
         diags.error(line, "threshold is too large");
         return None;
     };
+    let mut tun = tunnel::TunnelDraft::default();
+    let mut bad = false;
+    let port = r
+        .tunport
+        .as_ref()
+        .map(|p| (p.get_ref().to_string(), p.span()));
+    for (key, value) in [
+        (
+            "tuntype",
+            r.tuntype.as_ref().map(|s| (s.get_ref().clone(), s.span())),
+        ),
+        ("tunport", port),
+        (
+            "tuncsum",
+            r.tuncsum.as_ref().map(|s| (s.get_ref().clone(), s.span())),
+        ),
+    ] {
+        if let Some((value, span)) = value {
+            let at_line = lines.at(span.start);
+            if let Some(Err(m)) = tunnel::option(&mut tun, key, &value, at_line) {
+                diags.error(at_line, m);
+                bad = true;
+            }
+        }
+    }
+    // Dropped, as a .cf line with a bad value is: checking the options
+    // against each other would report this one again.
+    if bad {
+        return None;
+    }
     Some(RealDraft {
         addr: a,
         forward,
@@ -429,6 +464,7 @@ fn read_real(sr: &S<TReal>, lines: &Lines, diags: &mut Diagnostics) -> Option<Re
         receive,
         lower,
         upper,
+        tunnel: tun,
         line,
     })
 }

@@ -11,6 +11,7 @@ use crate::config::model::{
 use crate::config::values::forward_name;
 use crate::config::{addr, httpcheck};
 use crate::lvs::{Family, Protocol, ServiceKey};
+use crate::lvs::{TunnelCsum, TunnelType};
 
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -184,6 +185,9 @@ fn virtual_(out: &mut Out, v: &Virtual) {
         out.raw("ops", true);
     }
     out.opt_str("schedflags", &v.schedflags.as_ref().map(|f| f.to_string()));
+    if let Some(pe) = v.pe {
+        out.str("pe", pe.name());
+    }
     match v.checktype {
         CheckType::Negotiate => {}
         CheckType::Combined(n) => out.raw("checktype", n),
@@ -282,5 +286,14 @@ fn real(out: &mut Out, r: &Real) {
     }
     if r.upper_threshold != 0 {
         out.raw("upper_threshold", r.upper_threshold);
+    }
+    if let Some(t) = r.tunnel {
+        out.str("tuntype", t.kind.name());
+        if let TunnelType::Gue { port } = t.kind {
+            out.raw("tunport", port);
+        }
+        if t.csum != TunnelCsum::NoCsum {
+            out.str("tuncsum", t.csum.name());
+        }
     }
 }
