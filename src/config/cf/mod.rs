@@ -9,6 +9,7 @@
 
 pub mod block;
 pub mod global;
+pub mod real;
 
 use std::borrow::Cow;
 

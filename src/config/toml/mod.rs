@@ -6,6 +6,7 @@
 //! - [`write`]: [`Config`](super::Config) → TOML text (`lvsd convert`).
 
 pub mod read;
+mod real;
 pub mod write;
 
 use toml::Spanned;
