@@ -1,5 +1,6 @@
 //! The daemon's side of the metrics endpoint: the counters it keeps as it
-//! runs, and each scrape assembled from them, the check engine's state and
+//! runs (with the sync threads as last listed), and each scrape assembled
+//! from them, the check engine's state and
 //! the kernel's counters of the owned services, read at scrape time on a
 //! netlink socket of its own (on the blocking pool, never in the reconcile
 //! path). One read (a service dump, then one destination dump per owned
@@ -31,12 +32,16 @@ use crate::metrics::recent::Recent;
 use crate::metrics::scrape::{self, KernelEntry, Scrape};
 use crate::metrics::Endpoint;
 
+use super::sync::{state_name, SyncView};
+
 /// What the daemon records between scrapes.
 #[derive(Default)]
 struct Recorded {
     /// The director after the last pass (`None` before the first).
     view: Option<Arc<View>>,
     daemon: scrape::Daemon,
+    /// The sync threads as last listed.
+    sync: SyncView,
 }
 
 /// The kernel's counters of one owned service and its destinations.
@@ -165,6 +170,14 @@ impl Metrics {
             v.view = Some(Arc::clone(view));
         }
     }
+
+    /// After the sync threads were listed (start, reload, resync).
+    pub fn sync(&self, view: &SyncView) {
+        let mut v = self.recorded();
+        if v.sync != *view {
+            v.sync = view.clone();
+        }
+    }
 }
 
 /// One scrape: the recorded view, the checks now, the kernel now.
@@ -174,9 +187,9 @@ fn scrape_now(
     cache: &KernelCache,
     read: impl FnOnce(&[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError>,
 ) -> String {
-    let (view, daemon) = {
+    let (view, daemon, sync) = {
         let v = recorded.lock().unwrap_or_else(|p| p.into_inner());
-        (v.view.clone(), v.daemon.clone())
+        (v.view.clone(), v.daemon.clone(), v.sync.clone())
     };
     let Some(view) = view else {
         return String::new();
@@ -189,7 +202,7 @@ fn scrape_now(
         })
     });
     let checks = observer.observed();
-    scrape::render(&build(&view, &checks, daemon, kernel))
+    scrape::render(&build(&view, &checks, daemon, &sync, kernel))
 }
 
 /// Reads the counters of `owned` services (and their destinations) on a
@@ -212,6 +225,7 @@ pub fn build(
     view: &View,
     checks: &BTreeMap<RealKey, Observed>,
     daemon: scrape::Daemon,
+    sync: &SyncView,
     kernel: Result<BTreeMap<ServiceKey, KernelService>, String>,
 ) -> Scrape {
     let reals = view
@@ -256,9 +270,23 @@ pub fn build(
         }
         entries
     });
+    let sync = scrape::Sync {
+        threads: sync
+            .threads
+            .iter()
+            .map(|(state, interface, syncid, ours)| scrape::SyncThread {
+                state: state_name(*state).to_string(),
+                interface: interface.clone(),
+                syncid: *syncid,
+                ours: *ours,
+            })
+            .collect(),
+        error: sync.error.is_some(),
+    };
     Scrape {
         reals,
         daemon,
+        sync,
         kernel,
     }
 }

@@ -87,6 +87,7 @@ fn kernel_weights_are_found_at_the_kernel_address_of_each_real() {
         &view,
         &BTreeMap::new(),
         scrape::Daemon::default(),
+        &SyncView::default(),
         Ok(kernel),
     );
     let weights: Vec<_> = s
@@ -107,4 +108,51 @@ fn kernel_weights_are_found_at_the_kernel_address_of_each_real() {
     assert_eq!(k.len(), 2, "the service and its one destination: {k:?}");
     assert_eq!(k[1].real.as_deref(), Some("10.0.1.1:80"));
     assert_eq!(k[1].conns_now, Some((1, 2)));
+}
+
+/// Issue 16: the sync threads the daemon last listed (what status shows)
+/// reach the scrape, marked with whether lvsd started each; a failed
+/// listing is said.
+#[tokio::test]
+async fn a_scrape_shows_the_sync_threads_last_listed() {
+    use crate::ipvs::snapshot::DaemonState;
+    let (engine, _events) = Engine::<RealKey, _>::new(Prober::new());
+    let m = Metrics::new(engine.observer());
+    let c = config("virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n");
+    let view = Arc::new(crate::director::view::build(
+        &c,
+        &crate::ipvs::table::Table::new(),
+        true,
+        &BTreeMap::new(),
+        &Default::default(),
+    ));
+    m.pass(None, &view);
+    m.sync(&SyncView {
+        threads: vec![
+            (DaemonState::Master, "eth0".into(), 7, true),
+            (DaemonState::Backup, "eth1".into(), 7, false),
+        ],
+        error: None,
+    });
+    let cache = KernelCache::new(KERNEL_CACHE);
+    let scrape = |m: &Metrics| {
+        scrape_now(&m.recorded, &m.observer, &cache, |_| {
+            Ok(BTreeMap::<ServiceKey, KernelService>::new())
+        })
+    };
+    let t = scrape(&m);
+    for line in [
+        r#"lvsd_sync_thread{state="master",interface="eth0",syncid="7",owner="lvsd"} 1"#,
+        r#"lvsd_sync_thread{state="backup",interface="eth1",syncid="7",owner="other"} 1"#,
+        "lvsd_sync_error 0",
+    ] {
+        assert!(t.lines().any(|l| l == line), "missing {line:?} in\n{t}");
+    }
+    m.sync(&SyncView {
+        threads: Vec::new(),
+        error: Some("cannot list the sync threads: EPERM".into()),
+    });
+    let t = scrape(&m);
+    assert!(!t.contains("lvsd_sync_thread{"), "{t}");
+    assert!(t.lines().any(|l| l == "lvsd_sync_error 1"), "{t}");
 }
