@@ -171,6 +171,17 @@ impl Metrics {
         }
     }
 
+    /// Reads the passes counted so far, from outside the loop (the loop
+    /// tests count them while the loop holds the state).
+    #[cfg(test)]
+    pub(super) fn pass_counter(&self) -> impl Fn() -> u64 {
+        let recorded = Arc::clone(&self.recorded);
+        move || {
+            let r = recorded.lock().unwrap_or_else(|p| p.into_inner());
+            r.daemon.reconcile_passes
+        }
+    }
+
     /// After the sync threads were listed (start, reload, resync).
     pub fn sync(&self, view: &SyncView) {
         let mut v = self.recorded();
