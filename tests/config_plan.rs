@@ -6,7 +6,7 @@
 mod config_common;
 
 use config_common::valid;
-use lvsd::director::desired::{self, desired, Knowledge, RealKey};
+use lvsd::director::desired::{self, desired, Facts, RealKey};
 use lvsd::ipvs::save::render_save;
 
 fn plan_text(cf: &str) -> String {
@@ -112,31 +112,33 @@ fn desired_follows_health() {
         "quiescent=no\nfallback=127.0.0.1:80\nvirtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n\
          \treal=10.0.1.2:80 masq\nvirtual=10.0.0.2:80\n\treal=10.0.1.1:80 masq\n\tquiescent=yes\n",
     );
-    struct Health(bool);
-    impl Knowledge for Health {
-        fn health(&self, k: &RealKey) -> lvsd::check::Health {
-            let first = k.real == "10.0.1.1:80".parse().unwrap();
-            if self.0 && first {
-                lvsd::check::Health::Up
-            } else {
-                lvsd::check::Health::Down
-            }
-        }
-        fn in_maintenance(&self, _: &RealKey) -> bool {
-            false
-        }
-        fn placed_before(&self, _: &RealKey) -> bool {
-            false
-        }
-    }
+    // The first real up (or not), every other one down.
+    let facts = |first_up: bool| Facts {
+        health: c
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| (v.key, r.addr)))
+            .map(|(service, real)| {
+                let up = first_up && real == "10.0.1.1:80".parse().unwrap();
+                let h = if up {
+                    lvsd::check::Health::Up
+                } else {
+                    lvsd::check::Health::Down
+                };
+                (RealKey { service, real }, h)
+            })
+            .collect(),
+        maintenance: Default::default(),
+    };
+    let none = Default::default();
     let empty = lvsd::ipvs::Table::new();
     assert_eq!(
-        render_save(&desired(&c, &Health(true), &empty)),
+        render_save(&desired(&c, &facts(true), &none, &empty)),
         "-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n\
          -A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.0.1.1:80 -m -w 1\n"
     );
     assert_eq!(
-        render_save(&desired(&c, &Health(false), &empty)),
+        render_save(&desired(&c, &facts(false), &none, &empty)),
         "-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1\n\
          -A -t 10.0.0.2:80 -s wrr\n-a -t 10.0.0.2:80 -r 10.0.1.1:80 -m -w 0\n\
          -a -t 10.0.0.2:80 -r 127.0.0.1:80 -g -w 1\n"

@@ -29,6 +29,7 @@ fn synthetic() -> Scrape {
             reconcile_passes: 4,
             ..Daemon::default()
         },
+        sync: Default::default(),
         kernel: Err("not read in this test".into()),
     }
 }

@@ -16,7 +16,7 @@
 //! - after someone edits lvsd's services behind its back, a full pass
 //!   converges again and still leaves foreign services alone.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -24,7 +24,7 @@ use lvsd::check::Health;
 use lvsd::config::model::{CheckType, Config};
 use lvsd::config::resolve::Static;
 use lvsd::config::{self, Format};
-use lvsd::director::desired::{desired, Knowledge, RealKey};
+use lvsd::director::desired::{desired, Facts, RealKey};
 use lvsd::director::plan::{self, dest_addr};
 use lvsd::director::reconcile::Director;
 use lvsd::ipvs::{Dest, Family, Forward, MemoryKernel, Service, ServiceEntry, ServiceKey, Table};
@@ -189,22 +189,60 @@ fn cf_text(s: &Scenario) -> String {
     t
 }
 
+/// The facts of a scenario, and the reals it says an earlier pass placed.
 struct Know {
-    health: BTreeMap<RealKey, Health>,
-    maintenance: BTreeSet<RealKey>,
+    facts: Facts,
     placed: BTreeSet<RealKey>,
 }
 
-impl Knowledge for Know {
+impl Know {
     fn health(&self, key: &RealKey) -> Health {
-        self.health.get(key).copied().unwrap_or(Health::Unknown)
+        self.facts
+            .health
+            .get(key)
+            .copied()
+            .unwrap_or(Health::Unknown)
     }
     fn in_maintenance(&self, key: &RealKey) -> bool {
-        self.maintenance.contains(key)
+        self.facts.maintenance.contains(key)
     }
-    fn placed_before(&self, key: &RealKey) -> bool {
-        self.placed.contains(key)
+}
+
+/// A director whose record of placed reals holds `know.placed` (from a
+/// first pass over a kernel holding them, nothing checked yet), with the
+/// kernel then set to `before`: the placed reals were taken out by someone
+/// else in between.
+fn director_after_history(c: &Config, know: &Know, before: &Table) -> Director<MemoryKernel> {
+    let mut history = Table::new();
+    for v in &c.virtuals {
+        for r in &v.reals {
+            let key = RealKey {
+                service: v.key,
+                real: r.addr,
+            };
+            if know.placed.contains(&key) {
+                history
+                    .services
+                    .entry(v.key)
+                    .or_insert_with(|| ServiceEntry::new(Service::new("wlc", v.family())))
+                    .dests
+                    .insert(
+                        dest_addr(&v.key, r.addr, r.forward),
+                        plan::dest(r.forward, 1),
+                    );
+            }
+        }
     }
+    let mut d = Director::new(
+        MemoryKernel::new(history),
+        c.clone(),
+        Default::default(),
+        None,
+    );
+    d.reconcile(&Facts::default())
+        .expect("the in-memory kernel takes the history");
+    d.kernel().table = before.clone();
+    d
 }
 
 fn foreign_key(n: u8) -> ServiceKey {
@@ -231,8 +269,7 @@ fn setup(s: &Scenario) -> Option<(Config, Know, Table)> {
     );
     let c = l.config;
     let mut know = Know {
-        health: BTreeMap::new(),
-        maintenance: BTreeSet::new(),
+        facts: Facts::default(),
         placed: BTreeSet::new(),
     };
     let mut table = Table::new();
@@ -250,9 +287,9 @@ fn setup(s: &Scenario) -> Option<(Config, Know, Table)> {
                 real: r.addr,
             };
             let h = [Health::Unknown, Health::Up, Health::Down][usize::from(s.health[idx])];
-            know.health.insert(key, h);
+            know.facts.health.insert(key, h);
             if s.maintenance[idx] {
-                know.maintenance.insert(key);
+                know.facts.maintenance.insert(key);
             }
             if s.placed[idx] {
                 know.placed.insert(key);
@@ -348,20 +385,20 @@ proptest! {
             let mut seen = BTreeSet::new();
             v.reals.iter().any(|r| !seen.insert(dest_addr(&v.key, r.addr, r.forward)))
         });
-        let mut d = Director::new(MemoryKernel::new(before.clone()), c.clone(), Default::default(), None);
+        let mut d = director_after_history(&c, &know, &before);
         for _ in 0..if shared { 3 } else { 1 } {
-            let report = d.reconcile(&know).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let report = d.reconcile(&know.facts).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert!(report.failed.is_empty(), "refused: {:?}", report.failed);
             check_weights(&c, &know, &before, &d.kernel().table).map_err(TestCaseError::fail)?;
         }
         let after = d.kernel().table.clone();
         prop_assert_eq!(foreign_part(&after, &c), foreign_part(&before, &c));
-        let want = desired(&c, &know, &after);
+        let want = desired(&c, &know.facts, d.placed(), &after);
         for (k, e) in &want.services {
             prop_assert_eq!(after.services.get(k), Some(e), "service {} not converged", k);
         }
         check_weights(&c, &know, &before, &after).map_err(TestCaseError::fail)?;
-        let again = d.reconcile(&know).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let again = d.reconcile(&know.facts).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(again.applied.is_empty(), "second pass changed {:?}", again.applied);
 
         // Someone edits lvsd's own services behind its back.
@@ -384,16 +421,16 @@ proptest! {
         }
         let edited = d.kernel().table.clone();
         for _ in 0..if shared { 3 } else { 1 } {
-            d.reconcile(&know).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            d.reconcile(&know.facts).map_err(|e| TestCaseError::fail(e.to_string()))?;
         }
         let healed = d.kernel().table.clone();
         prop_assert_eq!(foreign_part(&healed, &c), foreign_part(&before, &c));
-        let want = desired(&c, &know, &healed);
+        let want = desired(&c, &know.facts, d.placed(), &healed);
         for (k, e) in &want.services {
             prop_assert_eq!(healed.services.get(k), Some(e), "service {} not healed", k);
         }
         check_weights(&c, &know, &edited, &healed).map_err(TestCaseError::fail)?;
-        let last = d.reconcile(&know).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let last = d.reconcile(&know.facts).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(last.applied.is_empty(), "pass after healing changed {:?}", last.applied);
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use lvsd::config::{self, Format};
 use lvsd::daemon::pidfile::{self, Flavor, InstanceLock, PidFile};
 use lvsd::daemon::status::{self, DaemonStatus};
-use lvsd::director::desired::AllUp;
+use lvsd::director::desired::Facts;
 use lvsd::director::owned;
 use lvsd::director::reconcile::Director;
 use lvsd::ipvs::{Dest, Family, Forward, MemoryKernel, Service, ServiceEntry, ServiceKey, Table};
@@ -138,8 +138,9 @@ fn first_pass_after(bytes: &[u8], foreign: ServiceKey) -> (owned::Loaded, Option
     let mut table = Table::new();
     table.services.insert(foreign, service());
     let c = config("virtual=10.0.0.1:80\n\treal=10.9.0.2:80 masq\n\tchecktype=on\n");
+    let up = Facts::all_up(&c);
     let mut d = Director::new(MemoryKernel::new(table), c, loaded.owned.clone(), None);
-    let report = d.reconcile(&AllUp).unwrap();
+    let report = d.reconcile(&up).unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let left = d.kernel().table.services.get(&foreign).cloned();
     (loaded, left)

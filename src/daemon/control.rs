@@ -19,6 +19,12 @@ use super::pidfile::{self, Flavor, LockRecord, PidFile, ProcState};
 use super::run::{self, RunOptions};
 use super::status;
 
+mod spawn;
+use spawn::*;
+
+mod show;
+use show::*;
+
 /// Exit codes of ldirectord's status action (LSB).
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAIL: u8 = 1;
@@ -232,99 +238,6 @@ fn start(inst: &Instance, debug: bool) -> u8 {
     spawn_daemon(inst, &config.global.logfile)
 }
 
-/// Starts `lvsd run` detached (own process group, no terminal) and waits
-/// until it has written its pid file, i.e. programmed the table.
-fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{}: cannot find my own executable: {e}", inst.prog());
-            return EXIT_FAIL;
-        }
-    };
-    // The daemon appends to its `logfile=` itself, a line at a time (so
-    // rotation works). As ldirectord, refuse to start with a file that
-    // cannot be opened at all; later failures do not stop the daemon.
-    if let LogTarget::File(path) = log {
-        if let Err(e) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            eprintln!("{}: cannot open {}: {e}", inst.prog(), path.display());
-            return EXIT_FAIL;
-        }
-    }
-    let mut cmd = Command::new(exe);
-    cmd.arg("run");
-    if inst.flavor == Flavor::Ldirectord {
-        // So that its execute= instances are run as `ldirectord` too.
-        cmd.arg("--as-ldirectord");
-    }
-    cmd.arg("--name")
-        .arg(&inst.name)
-        .arg("--pidfile")
-        .arg(&inst.pidfile.path)
-        .arg(&inst.config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{}: cannot start the daemon: {e}", inst.prog());
-            return EXIT_FAIL;
-        }
-    };
-    let deadline = Instant::now() + START_WAIT;
-    loop {
-        if inst.live().is_some_and(|r| r.pid == child.id() && r.ready) {
-            return EXIT_OK;
-        }
-        match child.try_wait() {
-            // Another start won the lock: that daemon is the one.
-            Ok(Some(_)) if inst.live().is_some() => return wait_ready(inst, deadline),
-            Ok(Some(status)) => {
-                eprintln!(
-                    "{}: the daemon exited during start ({status}); see its log",
-                    inst.prog()
-                );
-                return u8::try_from(status.code().unwrap_or(1)).unwrap_or(EXIT_FAIL);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("{}: cannot watch the daemon: {e}", inst.prog());
-                return EXIT_FAIL;
-            }
-        }
-        if Instant::now() >= deadline {
-            eprintln!(
-                "{}: the daemon did not finish programming the table within {} s",
-                inst.prog(),
-                START_WAIT.as_secs()
-            );
-            // Not left running behind a failed start (the cluster would
-            // start another): stopped with cleanup, killed if it hangs.
-            let _ = signal_pid(child.id(), Signal::SIGTERM);
-            let kill_at = Instant::now() + KILL_WAIT;
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < kill_at {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            inst.pidfile.remove_if_ours(child.id());
-            return EXIT_FAIL;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal_pid(pid: u32, sig: Signal) -> Result<(), nix::Error> {
-    let pid = i32::try_from(pid).map_err(|_| nix::Error::EINVAL)?;
-    kill(Pid::from_raw(pid), sig)
-}
-
 fn stop(inst: &Instance) -> u8 {
     let mut now = state(inst);
     // A daemon just spawned has not taken its lock yet: give it the moment
@@ -378,86 +291,5 @@ fn reload(inst: &Instance) -> u8 {
             eprintln!("{} is stopped for {}", inst.prog(), inst.config.display());
             EXIT_FAIL
         }
-    }
-}
-
-fn status(inst: &Instance, format: Format) -> u8 {
-    let proc = state(inst);
-    let mut execute = Vec::new();
-    let code = match proc {
-        ProcState::Running(_) => {
-            // The daemon runs the configuration it loaded; a file broken
-            // since then does not change that, but the next reload will fail.
-            let loaded = config::load(&inst.config);
-            if loaded.has_errors() {
-                eprintln!(
-                    "warning: {} has errors; the daemon keeps running its last good configuration (see lvsd check)",
-                    inst.config.display()
-                );
-            } else {
-                execute = loaded.config.global.execute;
-            }
-            EXIT_OK
-        }
-        // As ldirectord: a missing (1) or invalid (2) configuration answers
-        // before the pid file is looked at.
-        _ => match check_config(inst) {
-            Err(code) => code,
-            Ok(_) if matches!(proc, ProcState::Stale(_)) => EXIT_FAIL,
-            Ok(_) => EXIT_STOPPED,
-        },
-    };
-    let loaded = match proc {
-        ProcState::Running(_) => match status::load(&status::path(&inst.state_dir, &inst.key)) {
-            Ok(s) => Some(s),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                eprintln!("warning: cannot read the daemon's status: {e}");
-                None
-            }
-        },
-        _ => None,
-    };
-    let report = status::Report::new(proc, &inst.config, &pidfile_path(inst), loaded);
-    match format {
-        Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("{}: cannot render the status: {e}", inst.prog());
-                return EXIT_FAIL;
-            }
-        },
-        Format::Porcelain => print!("{}", status::render_porcelain(&report)),
-        Format::Text => {
-            print_text_status(inst, &report, code);
-            // As ldirectord: a running daemon's execute= instances answer too.
-            super::execute::print_status(inst.prog(), &execute);
-        }
-    }
-    code
-}
-
-/// ldirectord's status lines, then the daemon's table when it runs.
-fn print_text_status(inst: &Instance, r: &status::Report, code: u8) {
-    let (prog, config) = (inst.prog(), inst.config.display());
-    match (r.state, r.pid) {
-        (status::DaemonState::Running, Some(pid)) => {
-            eprintln!("{prog} for {config} is running with pid: {pid}");
-            if let Some(s) = &r.status {
-                print!("{}", status::render(s));
-            } else {
-                eprintln!("warning: the daemon has not written its status yet");
-            }
-        }
-        // A configuration error was already reported by check_config.
-        _ if code == EXIT_CONFIG || (code == EXIT_FAIL && !inst.config.is_file()) => {}
-        (status::DaemonState::Stale, _) => {
-            eprintln!(
-                "{prog} stale pid file {} for {config}",
-                inst.pidfile.path.display()
-            );
-            println!("{prog} is stopped for {config}");
-        }
-        _ => println!("{prog} is stopped for {config}"),
     }
 }

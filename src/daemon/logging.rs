@@ -25,6 +25,9 @@ use tracing_subscriber::layer::{Context, Layer};
 
 use crate::config::model::{Global, LogTarget};
 
+mod line;
+pub use line::*;
+
 /// The local syslog socket.
 pub const DEV_LOG: &str = "/dev/log";
 
@@ -72,108 +75,6 @@ impl Sink {
             Sink::Stdout => "stdout".into(),
         }
     }
-}
-
-/// The facility code of a syslog facility name.
-pub fn facility(name: &str) -> Option<u8> {
-    let code = match name.to_ascii_lowercase().as_str() {
-        "kern" => 0,
-        "user" => 1,
-        "mail" => 2,
-        "daemon" => 3,
-        "auth" | "security" => 4,
-        "syslog" => 5,
-        "lpr" => 6,
-        "news" => 7,
-        "uucp" => 8,
-        "cron" => 9,
-        "authpriv" => 10,
-        "ftp" => 11,
-        other => {
-            let n: u8 = other.strip_prefix("local")?.parse().ok()?;
-            if n > 7 {
-                return None;
-            }
-            16 + n
-        }
-    };
-    Some(code)
-}
-
-/// The syslog severity of a tracing level.
-pub fn severity(level: &Level) -> u8 {
-    match *level {
-        Level::ERROR => 3,
-        Level::WARN => 4,
-        Level::INFO => 6,
-        _ => 7,
-    }
-}
-
-/// The name lvsd runs as: `ldirectord` when installed under that name.
-fn ident() -> String {
-    let argv0 = std::env::args_os().next().unwrap_or_default();
-    match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
-        Some("ldirectord") => "ldirectord".into(),
-        _ => "lvsd".into(),
-    }
-}
-
-/// One event's text: the message, then `name=value` fields as tracing's
-/// own formatter writes them.
-#[derive(Default)]
-struct Text {
-    message: String,
-    fields: String,
-}
-
-impl Visit for Text {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
-        }
-    }
-}
-
-/// The file line: the same layout as lvsd's stderr lines.
-pub fn file_line(
-    utc: &chrono::DateTime<chrono::Utc>,
-    level: &Level,
-    target: &str,
-    text: &str,
-) -> String {
-    format!(
-        "{} {level:>5} {target}: {text}\n",
-        utc.format("%Y-%m-%dT%H:%M:%S%.6fZ")
-    )
-}
-
-/// An RFC 3164 message: `<PRI>Mmm dd hh:mm:ss ident[pid]: text`.
-pub fn syslog_line(
-    local: &chrono::DateTime<chrono::Local>,
-    facility: u8,
-    level: &Level,
-    ident: &str,
-    pid: u32,
-    text: &str,
-) -> String {
-    let pri = u32::from(facility) * 8 + u32::from(severity(level));
-    format!(
-        "<{pri}>{} {ident}[{pid}]: {text}",
-        local.format("%b %e %H:%M:%S")
-    )
-}
-
-/// ldirectord's supervised line: `[Sun Nov 22 05:30:35 2026] text`.
-pub fn stdout_line(local: &chrono::DateTime<chrono::Local>, text: &str) -> String {
-    format!("[{}] {text}\n", ctime(local))
-}
-
-/// Perl's scalar `localtime()`, which ldirectord puts in its lines.
-pub fn ctime(local: &chrono::DateTime<chrono::Local>) -> String {
-    local.format("%a %b %e %H:%M:%S %Y").to_string()
 }
 
 #[derive(Default)]
@@ -357,59 +258,5 @@ pub fn configure(sink: Option<Sink>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone as _;
-
-    #[test]
-    fn facilities_and_severities() {
-        assert_eq!(facility("local0"), Some(16));
-        assert_eq!(facility("LOCAL7"), Some(23));
-        assert_eq!(facility("daemon"), Some(3));
-        assert_eq!(facility("local8"), None);
-        assert_eq!(facility("bogus"), None);
-        assert_eq!(severity(&Level::ERROR), 3);
-        assert_eq!(severity(&Level::WARN), 4);
-        assert_eq!(severity(&Level::INFO), 6);
-        assert_eq!(severity(&Level::DEBUG), 7);
-    }
-
-    #[test]
-    fn line_formats() {
-        let local = chrono::Local
-            .with_ymd_and_hms(2026, 11, 2, 5, 3, 9)
-            .single()
-            .expect("a plain local time");
-        assert_eq!(ctime(&local), "Mon Nov  2 05:03:09 2026");
-        assert_eq!(stdout_line(&local, "hi"), "[Mon Nov  2 05:03:09 2026] hi\n");
-        assert_eq!(
-            syslog_line(&local, 16, &Level::WARN, "lvsd", 42, "x y=1"),
-            "<132>Nov  2 05:03:09 lvsd[42]: x y=1"
-        );
-        let utc = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 22, 4, 11, 29)
-            .single()
-            .expect("utc");
-        assert_eq!(
-            file_line(&utc, &Level::INFO, "lvsd::daemon::run", "m k=v"),
-            "2026-11-22T04:11:29.000000Z  INFO lvsd::daemon::run: m k=v\n"
-        );
-    }
-
-    #[test]
-    fn config_picks_the_sink() {
-        let mut g = Global::default();
-        assert_eq!(
-            Sink::for_config(&g, false),
-            Some(Sink::File(PathBuf::from("/var/log/ldirectord.log")))
-        );
-        assert_eq!(Sink::for_config(&g, true), None);
-        g.logfile = LogTarget::Syslog("local3".into());
-        assert!(matches!(
-            Sink::for_config(&g, false),
-            Some(Sink::Syslog { facility: 19, .. })
-        ));
-        g.supervised = true;
-        assert_eq!(Sink::for_config(&g, false), Some(Sink::Stdout));
-    }
-}
+#[path = "logging_tests.rs"]
+mod tests;

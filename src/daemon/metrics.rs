@@ -1,5 +1,6 @@
 //! The daemon's side of the metrics endpoint: the counters it keeps as it
-//! runs, and each scrape assembled from them, the check engine's state and
+//! runs (with the sync threads as last listed), and each scrape assembled
+//! from them, the check engine's state and
 //! the kernel's counters of the owned services, read at scrape time on a
 //! netlink socket of its own (on the blocking pool, never in the reconcile
 //! path). One read (a service dump, then one destination dump per owned
@@ -31,12 +32,16 @@ use crate::metrics::recent::Recent;
 use crate::metrics::scrape::{self, KernelEntry, Scrape};
 use crate::metrics::Endpoint;
 
+use super::sync::{state_name, SyncView};
+
 /// What the daemon records between scrapes.
 #[derive(Default)]
 struct Recorded {
     /// The director after the last pass (`None` before the first).
     view: Option<Arc<View>>,
     daemon: scrape::Daemon,
+    /// The sync threads as last listed.
+    sync: SyncView,
 }
 
 /// The kernel's counters of one owned service and its destinations.
@@ -165,6 +170,25 @@ impl Metrics {
             v.view = Some(Arc::clone(view));
         }
     }
+
+    /// Reads the passes counted so far, from outside the loop (the loop
+    /// tests count them while the loop holds the state).
+    #[cfg(test)]
+    pub(super) fn pass_counter(&self) -> impl Fn() -> u64 {
+        let recorded = Arc::clone(&self.recorded);
+        move || {
+            let r = recorded.lock().unwrap_or_else(|p| p.into_inner());
+            r.daemon.reconcile_passes
+        }
+    }
+
+    /// After the sync threads were listed (start, reload, resync).
+    pub fn sync(&self, view: &SyncView) {
+        let mut v = self.recorded();
+        if v.sync != *view {
+            v.sync = view.clone();
+        }
+    }
 }
 
 /// One scrape: the recorded view, the checks now, the kernel now.
@@ -174,9 +198,9 @@ fn scrape_now(
     cache: &KernelCache,
     read: impl FnOnce(&[ServiceKey]) -> Result<BTreeMap<ServiceKey, KernelService>, IpvsError>,
 ) -> String {
-    let (view, daemon) = {
+    let (view, daemon, sync) = {
         let v = recorded.lock().unwrap_or_else(|p| p.into_inner());
-        (v.view.clone(), v.daemon.clone())
+        (v.view.clone(), v.daemon.clone(), v.sync.clone())
     };
     let Some(view) = view else {
         return String::new();
@@ -189,7 +213,7 @@ fn scrape_now(
         })
     });
     let checks = observer.observed();
-    scrape::render(&build(&view, &checks, daemon, kernel))
+    scrape::render(&build(&view, &checks, daemon, &sync, kernel))
 }
 
 /// Reads the counters of `owned` services (and their destinations) on a
@@ -212,6 +236,7 @@ pub fn build(
     view: &View,
     checks: &BTreeMap<RealKey, Observed>,
     daemon: scrape::Daemon,
+    sync: &SyncView,
     kernel: Result<BTreeMap<ServiceKey, KernelService>, String>,
 ) -> Scrape {
     let reals = view
@@ -256,121 +281,27 @@ pub fn build(
         }
         entries
     });
+    let sync = scrape::Sync {
+        threads: sync
+            .threads
+            .iter()
+            .map(|(state, interface, syncid, ours)| scrape::SyncThread {
+                state: state_name(*state).to_string(),
+                interface: interface.clone(),
+                syncid: *syncid,
+                ours: *ours,
+            })
+            .collect(),
+        error: sync.error.is_some(),
+    };
     Scrape {
         reals,
         daemon,
+        sync,
         kernel,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::check::{Engine, Prober};
-    use crate::ipvs::{Forward, Protocol};
-
-    fn config(text: &str) -> Config {
-        crate::config::test_config(text)
-    }
-
-    #[tokio::test]
-    async fn the_endpoint_follows_the_configuration_and_survives_a_bad_address() {
-        let (engine, _events) = Engine::<RealKey, _>::new(Prober::new());
-        let mut m = Metrics::new(engine.observer());
-        let mut c = config("virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n");
-        m.configure(&c).expect("off");
-        assert_eq!(m.local_addr(), None);
-
-        c.global.metrics = Some("127.0.0.1:0".parse().unwrap());
-        m.configure(&c).expect("bind");
-        let first = m.local_addr().expect("listening");
-        assert!(std::net::TcpStream::connect(first).is_ok());
-
-        // Another address that is taken: the old endpoint keeps serving.
-        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        c.global.metrics = Some(taken.local_addr().unwrap());
-        m.configure(&c)
-            .expect("a reload never fails on the endpoint");
-        assert_eq!(m.local_addr(), Some(first));
-        assert!(std::net::TcpStream::connect(first).is_ok());
-
-        // A free one: moved.
-        drop(taken);
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let free_addr = free.local_addr().unwrap();
-        drop(free);
-        c.global.metrics = Some(free_addr);
-        m.configure(&c).expect("move");
-        assert_eq!(m.local_addr(), Some(free_addr));
-
-        c.global.metrics = None;
-        m.configure(&c).expect("off again");
-        assert_eq!(m.local_addr(), None);
-    }
-
-    #[test]
-    fn kernel_weights_are_found_at_the_kernel_address_of_each_real() {
-        // Gate: the kernel's destination carries the virtual's port.
-        let c = config(
-            "virtual=10.0.0.1:80\n\treal=10.0.1.1 gate 2\n\treal=10.0.1.2 gate\n\
-             virtual=10.0.0.2:80\n\treal=10.0.1.3:8080 masq\n",
-        );
-        let svc = ServiceKey::Inet {
-            protocol: Protocol::Tcp,
-            addr: "10.0.0.1:80".parse().unwrap(),
-        };
-        let counters = DestCounters {
-            active_conns: 1,
-            inact_conns: 2,
-            persist_conns: 0,
-            stats: Stats {
-                conns: 3,
-                ..Stats::default()
-            },
-        };
-        let dest = |a: &str| (a.parse().unwrap(), Dest::new(Forward::Route, 2), counters);
-        let kernel = BTreeMap::from([(
-            svc,
-            (
-                Stats {
-                    conns: 3,
-                    ..Stats::default()
-                },
-                vec![dest("10.0.1.1:80")],
-            ),
-        )]);
-        // The table the last pass left, as the view shows it.
-        let mut table = crate::ipvs::table::Table::new();
-        let mut e =
-            crate::ipvs::table::ServiceEntry::new(crate::director::plan::service(&c.virtuals[0]));
-        e.dests
-            .insert("10.0.1.1:80".parse().unwrap(), Dest::new(Forward::Route, 2));
-        table.services.insert(svc, e);
-        let view =
-            crate::director::view::build(&c, &table, true, &BTreeMap::new(), &Default::default());
-        let s = build(
-            &view,
-            &BTreeMap::new(),
-            scrape::Daemon::default(),
-            Ok(kernel),
-        );
-        let weights: Vec<_> = s
-            .reals
-            .iter()
-            .map(|r| (r.virtual_.as_str(), r.real.as_str(), r.kernel_weight))
-            .collect();
-        assert_eq!(
-            weights,
-            vec![
-                ("tcp 10.0.0.1:80", "10.0.1.1:0", Some(2)),
-                ("tcp 10.0.0.1:80", "10.0.1.2:0", None),
-                ("tcp 10.0.0.2:80", "10.0.1.3:8080", None),
-            ]
-        );
-        assert!(s.reals.iter().all(|r| r.health == Health::Unknown));
-        let k = s.kernel.expect("read");
-        assert_eq!(k.len(), 2, "the service and its one destination: {k:?}");
-        assert_eq!(k[1].real.as_deref(), Some("10.0.1.1:80"));
-        assert_eq!(k[1].conns_now, Some((1, 2)));
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;

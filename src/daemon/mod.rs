@@ -11,6 +11,8 @@
 //! - [`hooks`]: `fallbackcommand` and `callback`; [`execute`]: the other
 //!   instances of `execute=`; [`metrics`]: what the
 //!   metrics endpoint serves.
+//! - [`sync`]: `syncdaemon=` carried out on the kernel (the plan is
+//!   [`crate::director::sync_plan`]).
 //! - [`notify`]: systemd readiness; [`watch`]: config file changes.
 //! - [`logging`]: `logfile=` and `supervised=`; [`monitor`]: `monitorfile=`;
 //!   [`alerts`] and [`mailer`]: `emailalert*` and `smtp=`.

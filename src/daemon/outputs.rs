@@ -156,5 +156,6 @@ impl<K: Kernel + SyncKernel, P: Checker> State<K, P> {
         let sync = &self.sync;
         let ctl = &mut self.ctl;
         self.sync_view = blocking(|| sync.view(ctl.kernel()));
+        self.metrics.sync(&self.sync_view);
     }
 }

@@ -194,11 +194,12 @@ async fn a_stop_during_start_up_ends_the_first_round() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_burst_of_failures_is_applied() {
+async fn a_burst_of_failures_is_applied_in_one_pass() {
     let dir = tempfile::tempdir().unwrap();
     let prober = Scripted::default();
     let (mut st, mut events) = director(&dir, prober.clone());
     st.pass(Input::Resync);
+    let passes = st.metrics.pass_counter();
     let status_path = st.opts.status_path();
     let (_hup_tx, mut hup) = tokio::sync::mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -208,10 +209,13 @@ async fn a_burst_of_failures_is_applied() {
     let script = async {
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(weights(&status_path), vec![Some(1), Some(1)]);
+        let before = passes();
         prober.set("10.0.1.1:80", false);
         prober.set("10.0.1.2:80", false);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(weights(&status_path), vec![None, None]);
+        // Both failures come in one probe round: one pass for the burst.
+        assert_eq!(passes() - before, 1, "the burst was coalesced");
         prober.set("10.0.1.1:80", true);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(weights(&status_path), vec![Some(1), None]);

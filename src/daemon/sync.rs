@@ -4,7 +4,7 @@
 //! Ownership works as for services: lvsd stops only the threads it started
 //! itself (recorded beside the ownership record, so a restarted lvsd still
 //! knows them). A thread someone else started (`ipvsadm --start-daemon`,
-//! keepalived) is left alone and reported. The plan is pure ([`plan`]); the
+//! keepalived) is left alone and reported. The plan is pure ([`crate::director::sync_plan`]); the
 //! kernel is behind [`SyncKernel`], so the rules are tested without one.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +14,8 @@ use tracing::{error, info, warn};
 use crate::config::model::Sync;
 use crate::ipvs::snapshot::{Daemon, DaemonState, Timeouts};
 use crate::ipvs::{Client, IpvsError};
+
+pub use crate::director::sync_plan::{plan, state_name, wanted, Action, Ours, SyncView};
 
 /// The part of the IPVS client the sync lifecycle needs.
 pub trait SyncKernel {
@@ -43,104 +45,9 @@ impl SyncKernel for Client {
     }
 }
 
-/// One step of bringing the threads in line with the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    Start(Daemon),
-    /// A thread lvsd started runs with other settings: stop, then start.
-    Restart(Daemon),
-    Stop(DaemonState),
-    /// Running, not started by lvsd: left alone. `differs`: its settings
-    /// are not the configured ones.
-    Foreign {
-        state: DaemonState,
-        differs: bool,
-    },
-}
-
-/// The threads `s` asks for.
-pub fn wanted(s: &Sync) -> Vec<Daemon> {
-    let Some(ifn) = &s.interface else {
-        return Vec::new();
-    };
-    let one = |state| Daemon {
-        state,
-        mcast_ifn: ifn.clone(),
-        sync_id: u32::from(s.syncid),
-        sync_maxlen: s.maxlen.unwrap_or(0),
-        mcast_group: s.group,
-        mcast_port: s.port.unwrap_or(0),
-        mcast_ttl: s.ttl.unwrap_or(0),
-    };
-    let mut v = Vec::new();
-    if s.role.master() {
-        v.push(one(DaemonState::Master));
-    }
-    if s.role.backup() {
-        v.push(one(DaemonState::Backup));
-    }
-    v
-}
-
-/// Whether a running thread has the settings wanted; the kernel reports
-/// its own defaults for what was not given, so only given ones count.
-fn same(running: &Daemon, want: &Daemon) -> bool {
-    running.mcast_ifn == want.mcast_ifn
-        && running.sync_id == want.sync_id
-        && (want.sync_maxlen == 0 || running.sync_maxlen == want.sync_maxlen)
-        && (want.mcast_group.is_none() || running.mcast_group == want.mcast_group)
-        && (want.mcast_port == 0 || running.mcast_port == want.mcast_port)
-        && (want.mcast_ttl == 0 || running.mcast_ttl == want.mcast_ttl)
-}
-
-/// What to do, given the threads wanted, those running and those lvsd
-/// started (`ours`).
-pub fn plan(want: &[Daemon], running: &[Daemon], ours: Ours) -> Vec<Action> {
-    let mut out = Vec::new();
-    for state in [DaemonState::Master, DaemonState::Backup] {
-        let w = want.iter().find(|d| d.state == state);
-        let r = running.iter().find(|d| d.state == state);
-        let mine = ours.has(state);
-        match (w, r) {
-            (Some(w), None) => out.push(Action::Start(w.clone())),
-            (Some(w), Some(r)) if mine && !same(r, w) => out.push(Action::Restart(w.clone())),
-            (Some(w), Some(r)) if !mine => out.push(Action::Foreign {
-                state,
-                differs: !same(r, w),
-            }),
-            (None, Some(_)) if mine => out.push(Action::Stop(state)),
-            (None, Some(_)) => out.push(Action::Foreign {
-                state,
-                differs: false,
-            }),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The threads lvsd started: what it may stop.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Ours {
-    pub master: bool,
-    pub backup: bool,
-}
-
+/// Where lvsd records the threads it started (I/O, so here, not in the
+/// pure plan).
 impl Ours {
-    pub fn has(&self, state: DaemonState) -> bool {
-        match state {
-            DaemonState::Master => self.master,
-            DaemonState::Backup => self.backup,
-        }
-    }
-
-    pub fn set(&mut self, state: DaemonState, on: bool) {
-        match state {
-            DaemonState::Master => self.master = on,
-            DaemonState::Backup => self.backup = on,
-        }
-    }
-
     /// Reads the record; a missing or unreadable one is "none" (lvsd then
     /// leaves running threads alone, the safe side).
     pub fn load(path: &Path) -> Ours {
@@ -168,22 +75,6 @@ impl Ours {
             text.push_str("backup\n");
         }
         super::pidfile::replace_file(path, text.as_bytes(), 0o644)
-    }
-}
-
-/// What the status shows of the sync threads after a step.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyncView {
-    /// Running threads: (role, interface, sync id, started by lvsd).
-    pub threads: Vec<(DaemonState, String, u32, bool)>,
-    /// The last failure to bring them in line, if the last step failed.
-    pub error: Option<String>,
-}
-
-pub fn state_name(s: DaemonState) -> &'static str {
-    match s {
-        DaemonState::Master => "master",
-        DaemonState::Backup => "backup",
     }
 }
 
@@ -358,209 +249,5 @@ pub enum SyncError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::model::SyncRole;
-    use crate::ipvs::error::{Errno, Op, Target};
-
-    /// The kernel's rules: one thread per role, EEXIST for a second,
-    /// ESRCH to stop none, ENODEV for an unknown interface.
-    #[derive(Default)]
-    struct Fake {
-        running: Vec<Daemon>,
-        timeouts: Option<Timeouts>,
-        interfaces: Vec<&'static str>,
-    }
-
-    fn refuse(op: Op, errno: Errno) -> IpvsError {
-        IpvsError::Kernel {
-            op,
-            target: Target::None,
-            errno,
-        }
-    }
-
-    impl SyncKernel for Fake {
-        fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
-            Ok(self.running.clone())
-        }
-        fn start_daemon(&mut self, d: &Daemon) -> Result<(), IpvsError> {
-            if !self.interfaces.contains(&d.mcast_ifn.as_str()) {
-                return Err(refuse(Op::StartDaemon, Errno::Other(libc::ENODEV)));
-            }
-            if self.running.iter().any(|r| r.state == d.state) {
-                return Err(refuse(Op::StartDaemon, Errno::Exists));
-            }
-            self.running.push(d.clone());
-            Ok(())
-        }
-        fn stop_daemon(&mut self, state: DaemonState) -> Result<(), IpvsError> {
-            let before = self.running.len();
-            self.running.retain(|d| d.state != state);
-            if self.running.len() == before {
-                return Err(refuse(Op::StopDaemon, Errno::NoSuchService));
-            }
-            Ok(())
-        }
-        fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
-            self.timeouts = Some(*t);
-            Ok(())
-        }
-        fn has_interface(&self, name: &str) -> bool {
-            self.interfaces.contains(&name)
-        }
-    }
-
-    fn sync(role: SyncRole, ifn: &str, id: u8) -> Sync {
-        Sync {
-            role,
-            interface: Some(ifn.into()),
-            syncid: id,
-            ..Sync::default()
-        }
-    }
-
-    fn fake() -> Fake {
-        Fake {
-            interfaces: vec!["eth0", "eth1"],
-            ..Fake::default()
-        }
-    }
-
-    #[test]
-    fn both_starts_two_threads_and_stop_takes_only_ours() {
-        let mut k = fake();
-        let mut ours = Ours::default();
-        step(&mut k, &sync(SyncRole::Both, "eth0", 3), &mut ours).unwrap();
-        assert_eq!(k.running.len(), 2);
-        assert!(ours.master && ours.backup);
-        // Nothing to do a second time.
-        let again = step(&mut k, &sync(SyncRole::Both, "eth0", 3), &mut ours).unwrap();
-        assert!(again.is_empty(), "{again:?}");
-        stop_ours(&mut k, &mut ours).unwrap();
-        assert!(k.running.is_empty());
-    }
-
-    #[test]
-    fn a_thread_someone_else_started_is_left_alone_and_reported() {
-        let mut k = fake();
-        k.running
-            .push(wanted(&sync(SyncRole::Master, "eth1", 9)).remove(0));
-        let mut ours = Ours::default();
-        let acts = step(&mut k, &sync(SyncRole::Both, "eth0", 3), &mut ours).unwrap();
-        assert!(acts.contains(&Action::Foreign {
-            state: DaemonState::Master,
-            differs: true
-        }));
-        assert!(!ours.master && ours.backup);
-        // Turning sync off stops ours, not theirs.
-        step(&mut k, &Sync::default(), &mut ours).unwrap();
-        assert_eq!(k.running.len(), 1);
-        assert_eq!(k.running[0].mcast_ifn, "eth1");
-        stop_ours(&mut k, &mut ours).unwrap();
-        assert_eq!(k.running.len(), 1);
-    }
-
-    #[test]
-    fn a_changed_setting_restarts_our_thread() {
-        let mut k = fake();
-        let mut ours = Ours::default();
-        step(&mut k, &sync(SyncRole::Backup, "eth0", 3), &mut ours).unwrap();
-        let acts = step(&mut k, &sync(SyncRole::Backup, "eth1", 3), &mut ours).unwrap();
-        assert!(matches!(acts[..], [Action::Restart(_)]), "{acts:?}");
-        assert_eq!(k.running[0].mcast_ifn, "eth1");
-    }
-
-    #[test]
-    fn a_bad_interface_is_an_error_that_names_it_and_changes_nothing_else() {
-        let mut k = fake();
-        let mut ours = Ours::default();
-        let e = step(&mut k, &sync(SyncRole::Master, "nope0", 3), &mut ours).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "cannot start the master sync thread on interface nope0: no such interface"
-        );
-        assert!(k.running.is_empty());
-        assert_eq!(ours, Ours::default());
-    }
-
-    /// Found by integration/tests/sync.rs: a reload naming a missing
-    /// interface stopped the running thread, then failed to start the new.
-    #[test]
-    fn a_reload_to_a_missing_interface_keeps_the_running_thread() {
-        let mut k = fake();
-        let mut ours = Ours::default();
-        step(&mut k, &sync(SyncRole::Master, "eth0", 3), &mut ours).unwrap();
-        assert!(step(&mut k, &sync(SyncRole::Master, "nope0", 3), &mut ours).is_err());
-        assert_eq!(k.running.len(), 1);
-        assert_eq!(k.running[0].mcast_ifn, "eth0");
-        assert!(ours.master);
-    }
-
-    #[test]
-    fn a_recorded_thread_that_died_is_not_ours_any_more() {
-        let mut k = fake();
-        let mut ours = Ours {
-            master: true,
-            backup: false,
-        };
-        let acts = step(&mut k, &Sync::default(), &mut ours).unwrap();
-        assert!(acts.is_empty(), "{acts:?}");
-        assert!(!ours.master);
-        // Someone else's master started since is theirs, not ours to stop.
-        k.running
-            .push(wanted(&sync(SyncRole::Master, "eth1", 1)).remove(0));
-        stop_ours(&mut k, &mut ours).unwrap();
-        assert_eq!(k.running.len(), 1);
-    }
-
-    #[test]
-    fn timeouts_are_set_when_configured() {
-        let mut k = fake();
-        let s = Sync {
-            timeouts: Some(crate::config::model::IpvsTimeouts {
-                tcp: 900,
-                tcp_fin: 120,
-                udp: 300,
-            }),
-            ..Sync::default()
-        };
-        step(&mut k, &s, &mut Ours::default()).unwrap();
-        assert_eq!(
-            k.timeouts,
-            Some(Timeouts {
-                tcp: 900,
-                tcp_fin: 120,
-                udp: 300
-            })
-        );
-    }
-
-    #[test]
-    fn the_record_round_trips_and_ignores_garbage() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.sync");
-        Ours {
-            master: true,
-            backup: true,
-        }
-        .store(&p)
-        .unwrap();
-        assert_eq!(
-            Ours::load(&p),
-            Ours {
-                master: true,
-                backup: true
-            }
-        );
-        std::fs::write(&p, b"\xff\xfemaster\nbogus\nbackup\n").unwrap();
-        assert_eq!(
-            Ours::load(&p),
-            Ours {
-                master: false,
-                backup: true
-            }
-        );
-        assert_eq!(Ours::load(&dir.path().join("missing")), Ours::default());
-    }
-}
+#[path = "sync_tests.rs"]
+mod tests;

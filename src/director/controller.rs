@@ -8,13 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::check::engine::Status;
-use crate::check::Health;
 use crate::config::model::Config;
 use crate::ipvs::error::IpvsError;
 use crate::ipvs::kernel::Kernel;
 use crate::ipvs::table::{ServiceKey, Table};
 
-use super::desired::{Knowledge, RealKey};
+use super::desired::{Facts, RealKey};
 use super::reconcile::{Director, Report};
 use super::view::{self, View};
 
@@ -61,29 +60,10 @@ pub struct Stopped {
 pub struct Controller<K: Kernel> {
     director: Director<K>,
     health: HealthSource,
-    maintenance: BTreeSet<RealKey>,
-    /// Reals this director has seen in the kernel or put there.
-    placed: BTreeSet<RealKey>,
+    /// The maintenance set the inputs gave, and the health read at the
+    /// last pass.
+    facts: Facts,
     view: Arc<View>,
-}
-
-/// What the controller knows at one pass, for [`super::desired`].
-struct Know<'a> {
-    health: &'a BTreeMap<RealKey, Status>,
-    maintenance: &'a BTreeSet<RealKey>,
-    placed: &'a BTreeSet<RealKey>,
-}
-
-impl Knowledge for Know<'_> {
-    fn health(&self, key: &RealKey) -> Health {
-        self.health.get(key).map_or(Health::Unknown, |s| s.health)
-    }
-    fn in_maintenance(&self, key: &RealKey) -> bool {
-        self.maintenance.contains(key)
-    }
-    fn placed_before(&self, key: &RealKey) -> bool {
-        self.placed.contains(key)
-    }
 }
 
 impl<K: Kernel> Controller<K> {
@@ -96,8 +76,10 @@ impl<K: Kernel> Controller<K> {
         Controller {
             director,
             health,
-            maintenance,
-            placed: BTreeSet::new(),
+            facts: Facts {
+                health: BTreeMap::new(),
+                maintenance,
+            },
             view: Arc::default(),
         }
     }
@@ -115,7 +97,7 @@ impl<K: Kernel> Controller<K> {
     }
 
     pub fn maintenance(&self) -> &BTreeSet<RealKey> {
-        &self.maintenance
+        &self.facts.maintenance
     }
 
     /// The view after the last step.
@@ -127,24 +109,20 @@ impl<K: Kernel> Controller<K> {
         let mut full = false;
         match input {
             Input::Health => {}
-            Input::Maintenance(m) => self.maintenance = m,
+            Input::Maintenance(m) => self.facts.maintenance = m,
             Input::Reload(config, m) => {
                 self.director.set_config(*config);
-                self.maintenance = m;
+                self.facts.maintenance = m;
             }
             Input::Resync => full = true,
             Input::Stop => return self.stop(),
         }
         let health = (self.health)();
-        let know = Know {
-            health: &health,
-            maintenance: &self.maintenance,
-            placed: &self.placed,
-        };
+        self.facts.health = health.iter().map(|(k, s)| (*k, s.health)).collect();
         let report = if full {
-            self.director.reconcile(&know)
+            self.director.reconcile(&self.facts)
         } else {
-            self.director.update(&know)
+            self.director.update(&self.facts)
         };
         self.look(&health);
         Pass {
@@ -154,15 +132,11 @@ impl<K: Kernel> Controller<K> {
         }
     }
 
-    /// The view after a pass, and the reals it shows in the kernel.
+    /// The view after a pass.
     fn look(&mut self, health: &BTreeMap<RealKey, Status>) {
         let d = &self.director;
-        let v = view::build(d.config(), d.table(), d.synced(), health, &self.maintenance);
-        for (_, r) in v.reals() {
-            if r.kernel_weight.is_some() {
-                self.placed.insert(r.key);
-            }
-        }
+        let m = &self.facts.maintenance;
+        let v = view::build(d.config(), d.table(), d.synced(), health, m);
         if *self.view != v {
             self.view = Arc::new(v);
         }
@@ -201,6 +175,7 @@ impl<K: Kernel> Controller<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Health;
     use crate::ipvs::memory::MemoryKernel;
     use std::sync::Mutex;
 

@@ -16,7 +16,7 @@
 //! The per-entry rules (port mapping, add-or-edit, tunnel type) are in
 //! [`super::plan`], shared with `lvsd plan`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use crate::check::Health;
@@ -35,48 +35,73 @@ pub struct RealKey {
     pub real: SocketAddr,
 }
 
-/// What the director knows about each real server.
-pub trait Knowledge {
-    fn health(&self, key: &RealKey) -> Health;
+/// What the checks and the operator say about the reals at one pass, as
+/// data: the controller fills it, tests and `lvsd plan` build it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The checks' verdicts. A real not listed is not checked yet.
+    pub health: BTreeMap<RealKey, Health>,
     /// Forced down by a file in `maintenancedir` (or `lvsd drain`).
-    fn in_maintenance(&self, key: &RealKey) -> bool;
-    /// Whether this director has seen the real in the kernel before. A
-    /// quiescent real that is down goes in at weight 0 the first time (as
-    /// ldirectord's start does); once it has been in the table and was
-    /// taken out by someone else, only `readdquiescent=yes` puts it back.
-    fn placed_before(&self, key: &RealKey) -> bool;
+    pub maintenance: BTreeSet<RealKey>,
+}
+
+impl Facts {
+    /// Every real of `config` up, nothing in maintenance: what
+    /// `lvsd plan --all-up` shows.
+    pub fn all_up(config: &Config) -> Facts {
+        let health = config
+            .virtuals
+            .iter()
+            .flat_map(|v| {
+                v.reals.iter().map(|r| {
+                    let key = RealKey {
+                        service: v.key,
+                        real: r.addr,
+                    };
+                    (key, Health::Up)
+                })
+            })
+            .collect();
+        Facts {
+            health,
+            maintenance: BTreeSet::new(),
+        }
+    }
+
+    fn health(&self, key: &RealKey) -> Health {
+        self.health.get(key).copied().unwrap_or(Health::Unknown)
+    }
 }
 
 /// The table when every real server is up: `lvsd plan --all-up`.
 pub fn all_up(config: &Config) -> Table {
-    desired(config, &AllUp, &Table::new())
+    desired(
+        config,
+        &Facts::all_up(config),
+        &BTreeSet::new(),
+        &Table::new(),
+    )
 }
 
-/// Everything up, nothing in maintenance: what `lvsd plan --all-up` shows.
-pub struct AllUp;
-
-impl Knowledge for AllUp {
-    fn health(&self, _: &RealKey) -> Health {
-        Health::Up
-    }
-    fn in_maintenance(&self, _: &RealKey) -> bool {
-        false
-    }
-    fn placed_before(&self, _: &RealKey) -> bool {
-        false
-    }
-}
-
-/// The table the configuration asks for, given what is known of the reals
-/// and what the kernel holds (`actual`).
-pub fn desired(config: &Config, know: &impl Knowledge, actual: &Table) -> Table {
+/// The table the configuration asks for, given what is known of the reals,
+/// what the kernel holds (`actual`) and the reals this director has seen in
+/// the kernel at the end of an earlier pass (`placed`, the director's own
+/// record): a quiescent real that is down goes in at weight 0 the first
+/// time (as ldirectord's start does); once it has been in the table and
+/// was taken out by someone else, only `readdquiescent=yes` puts it back.
+pub fn desired(
+    config: &Config,
+    facts: &Facts,
+    placed: &BTreeSet<RealKey>,
+    actual: &Table,
+) -> Table {
     let mut table = Table::new();
     for v in &config.virtuals {
         // Two virtuals with one key: the first wins, as ipvsadm refuses the second.
         if table.services.contains_key(&v.key) {
             continue;
         }
-        let entry = virtual_entry(config, v, know, actual.services.get(&v.key));
+        let entry = virtual_entry(config, v, facts, placed, actual.services.get(&v.key));
         table.services.insert(v.key, entry);
     }
     table
@@ -85,7 +110,8 @@ pub fn desired(config: &Config, know: &impl Knowledge, actual: &Table) -> Table 
 fn virtual_entry(
     config: &Config,
     v: &Virtual,
-    know: &impl Knowledge,
+    facts: &Facts,
+    placed: &BTreeSet<RealKey>,
     have: Option<&ServiceEntry>,
 ) -> ServiceEntry {
     let mut entry = ServiceEntry::new(service(v));
@@ -102,9 +128,9 @@ fn virtual_entry(
         let health = match v.checktype {
             // ldirectord activates nothing for `off`: every real counts as down.
             CheckType::Off => Health::Down,
-            _ if know.in_maintenance(&key) => Health::Down,
+            _ if facts.maintenance.contains(&key) => Health::Down,
             CheckType::On => Health::Up,
-            _ => know.health(&key),
+            _ => facts.health(&key),
         };
         let d = match health {
             Health::Up => {
@@ -114,7 +140,7 @@ fn virtual_entry(
                 d
             }
             Health::Down => {
-                let readd = config.global.readdquiescent || !know.placed_before(&key);
+                let readd = config.global.readdquiescent || !placed.contains(&key);
                 if !(v.quiescent && (current.is_some() || readd)) {
                     continue;
                 }
@@ -185,12 +211,12 @@ pub fn real_serving(v: &Virtual, table: &Table) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{BTreeMap, BTreeSet};
 
     fn config(text: &str) -> Config {
         crate::config::test_config(text)
     }
 
+    /// The facts, and the director's record of placed reals, by address.
     #[derive(Default)]
     struct Know {
         health: BTreeMap<SocketAddr, Health>,
@@ -198,16 +224,30 @@ mod tests {
         placed: BTreeSet<SocketAddr>,
     }
 
-    impl Knowledge for Know {
-        fn health(&self, k: &RealKey) -> Health {
-            self.health.get(&k.real).copied().unwrap_or(Health::Unknown)
+    impl Know {
+        fn keys(c: &Config, set: impl Fn(&SocketAddr) -> bool) -> BTreeSet<RealKey> {
+            c.virtuals
+                .iter()
+                .flat_map(|v| {
+                    v.reals.iter().map(|r| RealKey {
+                        service: v.key,
+                        real: r.addr,
+                    })
+                })
+                .filter(|k| set(&k.real))
+                .collect()
         }
-        fn in_maintenance(&self, k: &RealKey) -> bool {
-            self.maint.contains(&k.real)
-        }
-        fn placed_before(&self, k: &RealKey) -> bool {
-            self.placed.contains(&k.real)
-        }
+    }
+
+    fn desired(c: &Config, k: &Know, actual: &Table) -> Table {
+        let facts = Facts {
+            health: Know::keys(c, |a| k.health.contains_key(a))
+                .into_iter()
+                .map(|key| (key, k.health[&key.real]))
+                .collect(),
+            maintenance: Know::keys(c, |a| k.maint.contains(a)),
+        };
+        super::desired(c, &facts, &Know::keys(c, |a| k.placed.contains(a)), actual)
     }
 
     const CF: &str = "\

@@ -10,6 +10,8 @@
 //! - [`reconcile`]: one pass: read the kernel, compute, apply; cleanstop.
 //! - [`view`]: one row per configured real after a pass (configuration,
 //!   health, maintenance, kernel), which status, metrics and alerts read.
+//! - [`sync_plan`]: the connection sync threads a configuration asks for,
+//!   and what to do given those running (`daemon::sync` carries it out).
 //! - [`controller`]: the daemon's one entry point: every input (health,
 //!   maintenance, reload, resync, stop) is a step that returns a pass.
 
@@ -20,4 +22,5 @@ pub mod diff;
 pub mod owned;
 pub mod plan;
 pub mod reconcile;
+pub mod sync_plan;
 pub mod view;

@@ -21,9 +21,10 @@ use crate::ipvs::error::{Errno, IpvsError};
 use crate::ipvs::kernel::Kernel;
 use crate::ipvs::table::{ServiceKey, Table};
 
-use super::desired::{desired, fallback_active, real_serving, Knowledge};
+use super::desired::{desired, fallback_active, real_serving, Facts, RealKey};
 use super::diff::{diff, Owned};
 use super::owned;
+use super::plan::dest_addr;
 
 /// How many times a pass re-reads the table after racing with someone else.
 const RACE_RETRIES: usize = 3;
@@ -59,6 +60,10 @@ pub struct Director<K: Kernel> {
     /// Whether `last` is known to match the kernel (a pass succeeded since
     /// the last error); if not, the next pass reads the table in full.
     synced: bool,
+    /// Configured reals seen in the table at the end of some pass: what
+    /// [`desired`] needs to tell a quiesced real someone removed (stays
+    /// out) from one never placed (goes in at weight 0).
+    placed: BTreeSet<RealKey>,
 }
 
 impl<K: Kernel> Director<K> {
@@ -73,6 +78,7 @@ impl<K: Kernel> Director<K> {
             unserved: BTreeSet::new(),
             last: Table::new(),
             synced: false,
+            placed: BTreeSet::new(),
         };
         d.own_config();
         d
@@ -101,6 +107,12 @@ impl<K: Kernel> Director<K> {
         &mut self.kernel
     }
 
+    /// The configured reals this director has seen in the kernel's table
+    /// at the end of a pass (see [`desired`]).
+    pub fn placed(&self) -> &BTreeSet<RealKey> {
+        &self.placed
+    }
+
     /// Swaps in a new configuration. Services of the old one stay owned
     /// until a pass has removed them.
     pub fn set_config(&mut self, config: Config) {
@@ -127,14 +139,15 @@ impl<K: Kernel> Director<K> {
 
     /// A full pass: read the whole table, then desired, diff, apply. For
     /// start-up and the periodic resync, which repair drift.
-    pub fn reconcile(&mut self, know: &impl Knowledge) -> Result<Report, IpvsError> {
+    pub fn reconcile(&mut self, facts: &Facts) -> Result<Report, IpvsError> {
         // A failed read leaves the last view as it was (marked unsynced).
         let result = self.kernel.dump().and_then(|mut actual| {
-            let result = self.pass(know, &mut actual);
+            let result = self.pass(facts, &mut actual);
             self.last = actual;
             result
         });
         self.synced = result.is_ok();
+        self.note_placed();
         result.map(|report| Report {
             read: true,
             ..report
@@ -149,25 +162,44 @@ impl<K: Kernel> Director<K> {
     /// there first, or drift made a change invalid) the table is read and
     /// the pass goes on as a full one; drift that refuses nothing waits for
     /// the resync.
-    pub fn update(&mut self, know: &impl Knowledge) -> Result<Report, IpvsError> {
+    pub fn update(&mut self, facts: &Facts) -> Result<Report, IpvsError> {
         if !self.synced {
-            return self.reconcile(know);
+            return self.reconcile(facts);
         }
         // Taken, not cloned (10,000 reals); put back whatever happens, so a
         // failed pass leaves the last view, not an empty table.
         let mut actual = std::mem::take(&mut self.last);
-        let result = self.pass(know, &mut actual);
+        let result = self.pass(facts, &mut actual);
         self.last = actual;
         self.synced = result.is_ok();
+        self.note_placed();
         result
+    }
+
+    /// Records the configured reals the table holds after a pass (also a
+    /// failed one: the table then has what the kernel confirmed).
+    fn note_placed(&mut self) {
+        for v in &self.config.virtuals {
+            let Some(e) = self.last.services.get(&v.key) else {
+                continue;
+            };
+            for r in &v.reals {
+                if e.dests.contains_key(&dest_addr(&v.key, r.addr, r.forward)) {
+                    self.placed.insert(RealKey {
+                        service: v.key,
+                        real: r.addr,
+                    });
+                }
+            }
+        }
     }
 
     /// `actual` is edited in place: on an error it still holds the last
     /// view plus the changes the kernel confirmed.
-    fn pass(&mut self, know: &impl Knowledge, actual: &mut Table) -> Result<Report, IpvsError> {
+    fn pass(&mut self, facts: &Facts, actual: &mut Table) -> Result<Report, IpvsError> {
         let mut report = Report::default();
         for attempt in 0..=RACE_RETRIES {
-            let want = desired(&self.config, know, actual);
+            let want = desired(&self.config, facts, &self.placed, actual);
             let changes = diff(actual, &want, &self.owned);
             if changes.is_empty() {
                 break;
@@ -300,7 +332,6 @@ fn is_race(e: &IpvsError) -> bool {
 mod tests {
     use super::*;
     use crate::check::Health;
-    use crate::director::desired::{AllUp, RealKey};
     use crate::ipvs::memory::MemoryKernel;
     use crate::ipvs::table::{Dest, Family, Forward, Protocol, Service, ServiceEntry};
 
@@ -322,31 +353,20 @@ mod tests {
         (tcp("192.0.2.1:80"), e)
     }
 
-    struct Nothing;
-    impl Knowledge for Nothing {
-        fn health(&self, _: &RealKey) -> Health {
-            Health::Unknown
-        }
-        fn in_maintenance(&self, _: &RealKey) -> bool {
-            false
-        }
-        fn placed_before(&self, _: &RealKey) -> bool {
-            false
-        }
+    /// Nothing checked yet.
+    fn nothing() -> Facts {
+        Facts::default()
     }
 
-    /// Every real checked and failing.
-    struct AllDown;
-    impl Knowledge for AllDown {
-        fn health(&self, _: &RealKey) -> Health {
-            Health::Down
-        }
-        fn in_maintenance(&self, _: &RealKey) -> bool {
-            false
-        }
-        fn placed_before(&self, _: &RealKey) -> bool {
-            true
-        }
+    /// Every real of [`CF`] checked and failing.
+    fn all_down() -> Facts {
+        let mut f = all_up();
+        f.health.values_mut().for_each(|h| *h = Health::Down);
+        f
+    }
+
+    fn all_up() -> Facts {
+        Facts::all_up(&config(CF))
     }
 
     const CF: &str = "virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq 2\n\tfallback=127.0.0.1:80\n";
@@ -363,7 +383,7 @@ mod tests {
         let recorded: Owned = [stale].into();
         let mut d = Director::new(MemoryKernel::new(table), config(CF), recorded, None);
 
-        let r = d.reconcile(&Nothing).unwrap();
+        let r = d.reconcile(&nothing()).unwrap();
         let t = d.table().clone();
         assert_eq!(t.services[&fk], fe, "foreign service untouched");
         assert!(!t.services.contains_key(&stale), "recorded service removed");
@@ -373,7 +393,7 @@ mod tests {
         assert!(d.fallback_on(&tcp("10.0.0.1:80")));
 
         // All up: the real replaces the fallback; a second pass is a no-op.
-        let r = d.reconcile(&AllUp).unwrap();
+        let r = d.reconcile(&all_up()).unwrap();
         assert_eq!(r.serving_edges, vec![(tcp("10.0.0.1:80"), true)]);
         assert!(!d.fallback_on(&tcp("10.0.0.1:80")));
         let dests: Vec<_> = d.table().services[&tcp("10.0.0.1:80")]
@@ -382,7 +402,7 @@ mod tests {
             .copied()
             .collect();
         assert_eq!(dests, vec!["10.0.1.1:80".parse().unwrap()]);
-        assert!(d.reconcile(&AllUp).unwrap().applied.is_empty());
+        assert!(d.reconcile(&all_up()).unwrap().applied.is_empty());
 
         // Clean stop removes ours only.
         assert!(d.clean_stop().unwrap().failed.is_empty());
@@ -420,7 +440,7 @@ mod tests {
         let c = config(CF);
         let want = crate::director::desired::all_up(&c);
         let mut d = Director::new(k, c, Owned::new(), None);
-        let r = d.reconcile(&AllUp).unwrap();
+        let r = d.reconcile(&all_up()).unwrap();
         assert!(r.failed.is_empty(), "{:?}", r.failed);
         assert_eq!(d.table(), &want);
     }
@@ -433,7 +453,7 @@ mod tests {
             Owned::new(),
             None,
         );
-        d.reconcile(&AllUp).unwrap();
+        d.reconcile(&all_up()).unwrap();
         assert!(d.clean_stop().unwrap().failed.is_empty());
         assert_eq!(d.kernel().dump().unwrap().len(), 1);
     }
@@ -442,10 +462,10 @@ mod tests {
     fn a_virtual_dropped_from_the_config_is_removed_on_reload() {
         let two = format!("{CF}virtual=10.0.0.2:80\n\treal=10.0.1.2:80 masq\n");
         let mut d = Director::new(MemoryKernel::default(), config(&two), Owned::new(), None);
-        d.reconcile(&AllUp).unwrap();
+        d.reconcile(&Facts::all_up(&config(&two))).unwrap();
         assert_eq!(d.table().len(), 2);
         d.set_config(config(CF));
-        let r = d.reconcile(&AllUp).unwrap();
+        let r = d.reconcile(&all_up()).unwrap();
         assert_eq!(r.applied, vec![Change::DelService(tcp("10.0.0.2:80"))]);
     }
 
@@ -471,19 +491,19 @@ mod tests {
     #[test]
     fn an_update_with_nothing_to_do_touches_the_kernel_not_at_all() {
         let mut d = Director::new(Counting::default(), config(CF), Owned::new(), None);
-        assert!(d.reconcile(&AllUp).unwrap().read);
+        assert!(d.reconcile(&all_up()).unwrap().read);
         let (dumps, writes) = (d.kernel().dumps, d.kernel().writes);
         assert_eq!(dumps, 1, "a full pass that applies cleanly reads once");
         // A no-op reload, twice.
         d.set_config(config(CF));
         for _ in 0..2 {
-            let r = d.update(&AllUp).unwrap();
+            let r = d.update(&all_up()).unwrap();
             assert!(r.applied.is_empty() && !r.read, "{:?}", r.applied);
         }
         assert_eq!((d.kernel().dumps, d.kernel().writes), (dumps, writes));
         // A real going down (and the fallback coming in) is written, still
         // without a read, and the copy stays exact.
-        let r = d.update(&AllDown).unwrap();
+        let r = d.update(&all_down()).unwrap();
         assert!(!r.applied.is_empty());
         assert_eq!(d.kernel().writes, writes + r.applied.len());
         assert_eq!(d.kernel().dumps, dumps);
@@ -496,14 +516,14 @@ mod tests {
         let c = config(CF);
         let want = crate::director::desired::all_up(&c);
         let mut d = Director::new(Counting::default(), c, Owned::new(), None);
-        d.reconcile(&AllUp).unwrap();
+        d.reconcile(&all_up()).unwrap();
         // An operator deletes lvsd's service behind its back.
         let key = *want.services.keys().next().unwrap();
         d.kernel().inner.apply(&Change::DelService(key)).unwrap();
         let dumps = d.kernel().dumps;
         // A real goes down: editing a service that is gone is refused,
         // the table is read, and the next round puts the service back.
-        let r = d.update(&AllDown).unwrap();
+        let r = d.update(&all_down()).unwrap();
         assert!(r.failed.is_empty(), "a race, not a failure: {:?}", r.failed);
         assert!(d.kernel().dumps > dumps, "the table was read again");
         assert!(r.read, "and the report says so");
@@ -530,11 +550,11 @@ mod tests {
         let want = crate::director::desired::all_up(&c);
         let mut d = Director::new(Broken(true, MemoryKernel::default()), c, Owned::new(), None);
         assert!(
-            d.update(&AllUp).is_err(),
+            d.update(&all_up()).is_err(),
             "never synced: a full pass, which fails"
         );
         d.kernel().0 = false;
-        assert!(d.update(&AllUp).unwrap().read, "a full pass reads");
+        assert!(d.update(&all_up()).unwrap().read, "a full pass reads");
         assert_eq!(d.table(), &want);
     }
 }

@@ -51,10 +51,30 @@ pub struct KernelEntry {
     pub conns_now: Option<(u32, u32)>,
 }
 
+/// One connection sync thread the kernel runs (`syncdaemon=`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncThread {
+    /// `master` or `backup`.
+    pub state: String,
+    pub interface: String,
+    pub syncid: u32,
+    /// Whether lvsd started it (it stops only those).
+    pub ours: bool,
+}
+
+/// The sync threads as last listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sync {
+    pub threads: Vec<SyncThread>,
+    /// Whether the last attempt to list or bring them in line failed.
+    pub error: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scrape {
     pub reals: Vec<Real>,
     pub daemon: Daemon,
+    pub sync: Sync,
     /// `Err` when the kernel could not be read for this scrape.
     pub kernel: Result<Vec<KernelEntry>, String>,
 }
@@ -79,6 +99,7 @@ pub fn render(s: &Scrape) -> String {
     let mut w = Writer::new();
     reals(&mut w, &s.reals);
     daemon(&mut w, &s.daemon);
+    sync(&mut w, &s.sync);
     kernel(&mut w, &s.kernel);
     w.finish()
 }
@@ -212,6 +233,36 @@ fn daemon(w: &mut Writer, d: &Daemon) {
         w.family(name, kind, help);
         w.sample(name, &[], v);
     }
+}
+
+fn sync(w: &mut Writer, s: &Sync) {
+    let name = "lvsd_sync_thread";
+    w.family(
+        name,
+        Kind::Gauge,
+        "1 for each connection sync thread the kernel runs, by state (master/backup), interface and syncid; owner is lvsd if lvsd started it.",
+    );
+    for t in &s.threads {
+        let syncid = t.syncid.to_string();
+        let owner = if t.ours { "lvsd" } else { "other" };
+        w.sample(
+            name,
+            &[
+                ("state", &t.state),
+                ("interface", &t.interface),
+                ("syncid", &syncid),
+                ("owner", owner),
+            ],
+            1u64,
+        );
+    }
+    let name = "lvsd_sync_error";
+    w.family(
+        name,
+        Kind::Gauge,
+        "1 if the sync threads could not be listed or brought in line with syncdaemon= the last time lvsd tried.",
+    );
+    w.sample(name, &[], u64::from(s.error));
 }
 
 fn kernel(w: &mut Writer, k: &Result<Vec<KernelEntry>, String>) {

@@ -48,6 +48,23 @@ fn sample() -> Scrape {
             changes_refused: 1,
             last_reconcile_error: true,
         },
+        sync: Sync {
+            threads: vec![
+                SyncThread {
+                    state: "master".into(),
+                    interface: "eth0".into(),
+                    syncid: 7,
+                    ours: true,
+                },
+                SyncThread {
+                    state: "backup".into(),
+                    interface: "eth1".into(),
+                    syncid: 0,
+                    ours: false,
+                },
+            ],
+            error: false,
+        },
         kernel: Ok(vec![
             KernelEntry {
                 virtual_: "tcp 10.0.0.1:80".into(),
@@ -158,6 +175,29 @@ fn daemon_and_kernel_counters() {
         &t,
         &format!("lvsd_ipvs_real_inactive_connections{{{real}}} 7"),
     );
+}
+
+/// Issue 16: the sync threads status shows are in the metrics too.
+#[test]
+fn sync_threads_by_state_interface_syncid_and_owner() {
+    let t = render(&sample());
+    has(
+        &t,
+        r#"lvsd_sync_thread{state="master",interface="eth0",syncid="7",owner="lvsd"} 1"#,
+    );
+    has(
+        &t,
+        r#"lvsd_sync_thread{state="backup",interface="eth1",syncid="0",owner="other"} 1"#,
+    );
+    has(&t, "lvsd_sync_error 0");
+    let mut s = sample();
+    s.sync = Sync {
+        threads: Vec::new(),
+        error: true,
+    };
+    let t = render(&s);
+    assert!(!t.contains("lvsd_sync_thread{"), "{t}");
+    has(&t, "lvsd_sync_error 1");
 }
 
 #[test]
