@@ -3,6 +3,7 @@
 //! IPVS VM (`integration/test` boots it); anywhere else they fail loudly.
 
 pub mod director;
+pub mod farm;
 pub mod ipvs;
 pub mod ocf;
 pub mod topology;
