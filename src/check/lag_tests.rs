@@ -165,3 +165,137 @@ fn without_lag_since_the_probe_began_the_deadline_stands() {
     // Lag before the probe began does not count: `lag_then` is taken off.
     assert_eq!(lag.extend(t0, s(5), s(2), t0 + s(2)), None);
 }
+
+/// A real that answers each probe `delay` after it is made; its checker
+/// also gives up on its own after `own_timeout`, as hickory and the SQL
+/// drivers do with a timer of their own (which fires in the same turn as
+/// the probe's deadline after a stall). The timer is polled first.
+#[derive(Clone)]
+struct Answers {
+    delay: Duration,
+    own_timeout: Duration,
+    calls: Arc<AtomicU32>,
+}
+
+impl Checker for Answers {
+    async fn check(&self, _: &Probe, _: Method<'_>) -> Outcome {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::select! {
+            biased;
+            () = tokio::time::sleep(self.own_timeout) => Outcome::down("query", "its own timeout"),
+            () = tokio::time::sleep(self.delay) => Outcome::Up,
+        }
+    }
+}
+
+fn answering(delay: Duration, own_timeout: Duration) -> (Engine<&'static str, Answers>, Rx) {
+    let checker = Answers {
+        delay,
+        own_timeout,
+        calls: Arc::default(),
+    };
+    let (mut engine, rx) = Engine::new(checker);
+    engine.apply([spec()]);
+    (engine, rx)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_that_came_after_the_deadline_and_was_read_after_a_stall_is_not_up() {
+    // The soak's finding: a DNS real answering 5 s late, timeout 2 s.
+    let t0 = Instant::now();
+    let (engine, mut rx) = answering(Duration::from_secs(5), Duration::from_secs(60));
+    let (health, at) = next(&mut rx, t0 + INTERVAL * 3).await.expect("down");
+    assert_eq!((health, at - t0), (Health::Down, TIMEOUT));
+    // Probes overrun the interval, so they run back to back: 0, 2, 4, 6 s.
+    // The one made at 6 s (deadline 8 s) is answered at 11 s, while lvsd
+    // is stopped from 7.5 s to 11.1 s (3.6 s); on resuming the answer is
+    // in the socket. Before the fix it was taken: Up at 11.1 s.
+    stall(
+        t0 + Duration::from_millis(7500),
+        Duration::from_millis(3600),
+    )
+    .await;
+    let got = next(&mut rx, t0 + Duration::from_secs(30)).await;
+    assert_eq!(got, None, "{:?}", engine.snapshot()["a"].last);
+    let last = engine.snapshot()["a"].last.clone().unwrap_or_default();
+    assert_eq!(engine.snapshot()["a"].health, Health::Down);
+    // The probe right after the stall was the retry, which timed out.
+    assert!(
+        engine.lag().worst >= Duration::from_millis(3500),
+        "{:?}",
+        engine.lag()
+    );
+    assert!(
+        last.contains("no answer within 2s") || last.contains("read only after"),
+        "{last}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_healthy_real_read_late_after_a_stall_is_retried_and_stays_up() {
+    // Answers in 300 ms; its checker's own timer is the probe's timeout.
+    let t0 = Instant::now();
+    let (engine, mut rx) = answering(Duration::from_millis(300), TIMEOUT);
+    assert_eq!(
+        next(&mut rx, t0 + INTERVAL).await.map(|e| e.0),
+        Some(Health::Up)
+    );
+    // The probe made at 1 s is answered at 1.3 s; lvsd stalls from 1.2 s
+    // to 4.2 s. On resuming the checker's own timer (3 s) and the answer
+    // are both ready, and the timer wins: a Down read 1.2 s after the
+    // deadline. Before the fix that Down counted; now it is retried and
+    // the retry, made with lvsd running, is answered.
+    stall(t0 + Duration::from_millis(1200), Duration::from_secs(3)).await;
+    let got = next(&mut rx, t0 + Duration::from_secs(20)).await;
+    assert_eq!(got, None, "{:?}", engine.snapshot()["a"].last);
+    assert_eq!(engine.snapshot()["a"].health, Health::Up);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_real_that_turns_slow_goes_down_even_if_its_late_answer_is_read_after_a_stall() {
+    // Up at 0.3 s, then 5 s slow from the second probe (1 s, deadline
+    // 3 s, answered at 6 s); lvsd stops from 2.5 s to 6.1 s and finds the
+    // answer waiting. Before the fix: Up kept; now the retry times out.
+    let t0 = Instant::now();
+    let checker = Answers {
+        delay: Duration::from_millis(300),
+        own_timeout: Duration::from_secs(60),
+        calls: Arc::default(),
+    };
+    let calls = Arc::clone(&checker.calls);
+    let (mut engine, mut rx) = Engine::new(SlowAfterFirst(checker));
+    engine.apply([spec()]);
+    assert_eq!(
+        next(&mut rx, t0 + INTERVAL).await.map(|e| e.0),
+        Some(Health::Up)
+    );
+    stall(
+        t0 + Duration::from_millis(2500),
+        Duration::from_millis(3600),
+    )
+    .await;
+    let (health, at) = next(&mut rx, t0 + Duration::from_secs(20))
+        .await
+        .expect("a slow real goes down");
+    assert_eq!(health, Health::Down);
+    // The retry began at 6.1 s and timed out 2 s later.
+    assert_eq!(at - t0, Duration::from_millis(8100));
+    let last = engine.snapshot()["a"].last.clone().unwrap_or_default();
+    assert!(last.contains("read only after its 2s deadline"), "{last}");
+    // Made at 0 s, 1 s, 6.1 s (the retry) and 8.1 s (the next, at once).
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+/// [`Answers`], 5 s slow from its second call on.
+struct SlowAfterFirst(Answers);
+
+impl Checker for SlowAfterFirst {
+    async fn check(&self, probe: &Probe, method: Method<'_>) -> Outcome {
+        if self.0.calls.load(Ordering::SeqCst) >= 1 {
+            self.0.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            return Outcome::Up;
+        }
+        self.0.check(probe, method).await
+    }
+}
