@@ -19,14 +19,6 @@
 //! host (no lag) exactly at its timeout, as before. A freeze longer than a
 //! timeout still fails the probes it caught; the cap keeps failure
 //! detection bounded, which matters more.
-//!
-//! The extension keeps a probe alive; it cannot vouch for what it reads.
-//! An answer read after the probe's own deadline may have come after it
-//! (a slow real, seen late because lvsd was stopped), so it is not
-//! trusted: the probe is made again at once, unextended, and that result
-//! counts (`runner::probe_once`). Only probes that got an answer late are
-//! retried, so the retries cost little, and a dark real, which gives no
-//! answer, keeps the bound above.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -156,14 +156,6 @@ pub async fn run_once<C: Checker>(checker: &C, probe: &Probe) -> Outcome {
 /// it ran (see [`Lag::extend`]). A probe that panics is Down with that
 /// reason: left to unwind, the panic would end the group's task and
 /// freeze its keys at their last health (Up, with its weight).
-///
-/// An answer read only after the probe's own deadline proves nothing: it
-/// may have sat in the socket since before the deadline (lvsd starved) or
-/// have come after it (a slow real), and lvsd cannot tell which. So it is
-/// not trusted; the probe is made again at once under a fresh deadline
-/// that is not extended, and only that second result counts. A healthy
-/// real answers the retry in time once lvsd runs again; a slow real fails
-/// it. A dark real is never retried (nothing came), so its bound stands.
 pub(crate) async fn probe_once<C: Checker>(
     checker: &C,
     probe: &Probe,
@@ -172,31 +164,20 @@ pub(crate) async fn probe_once<C: Checker>(
 ) -> Outcome {
     let timeout = probe.deadline(method);
     let tried = || format!("{} {}", describe(probe, method), probe.addr());
-    let result = match attempt(checker, probe, method, timeout, Some(lag)).await {
-        Attempt::InTime(result) => Some(result),
-        Attempt::TimedOut { extra } if extra.is_zero() => None,
-        Attempt::TimedOut { extra } => {
-            return Outcome::down(
-                tried(),
-                format_args!(
-                    "no answer within {timeout:?}, nor in the {extra:?} more lvsd was behind"
-                ),
-            )
-        }
-        Attempt::Late(Err(panic)) => Some(Err(panic)),
-        Attempt::Late(Ok(first)) => {
-            tracing::debug!(addr = %probe.addr(), %first, "answer read after the deadline; retrying");
-            match attempt(checker, probe, method, timeout, None).await {
-                Attempt::InTime(result) => Some(result),
-                Attempt::Late(_) | Attempt::TimedOut { .. } => {
-                    return Outcome::down(
-                        tried(),
-                        format_args!(
-                            "an answer read only after its {timeout:?} deadline, and none within {timeout:?} on the retry"
-                        ),
-                    )
+    let mut checked = CatchUnwind(Box::pin(checker.check(probe, method)));
+    let began = Instant::now();
+    let lag_then = lag.behind(began);
+    let mut deadline = began + timeout;
+    let mut extra = Duration::ZERO;
+    let result = loop {
+        match tokio::time::timeout_at(deadline, &mut checked).await {
+            Ok(result) => break Some(result),
+            Err(_) => match lag.extend(began, lag_then, timeout, Instant::now()) {
+                Some((later, lagged)) if later > deadline => {
+                    (deadline, extra) = (later, lagged);
                 }
-            }
+                _ => break None,
+            },
         }
     };
     match result {
@@ -206,51 +187,13 @@ pub(crate) async fn probe_once<C: Checker>(
             tracing::error!(addr = %probe.addr(), panic = %why, "probe panicked");
             Outcome::down(tried(), format_args!("the probe panicked: {why}"))
         }
-        None => Outcome::down(tried(), format_args!("no answer within {timeout:?}")),
-    }
-}
-
-type Caught = Result<Outcome, Box<dyn Any + Send>>;
-
-/// How one attempt at a probe ended.
-enum Attempt {
-    /// Done by its deadline (the unextended one).
-    InTime(Caught),
-    /// Done, but read only after its deadline.
-    Late(Caught),
-    /// Not done by its deadline, extended by `extra` of lag.
-    TimedOut { extra: Duration },
-}
-
-/// One attempt under `timeout` from now; with `lag`, a deadline that
-/// passes while lvsd was behind is extended by that lag.
-async fn attempt<C: Checker>(
-    checker: &C,
-    probe: &Probe,
-    method: Method<'_>,
-    timeout: Duration,
-    lag: Option<&Lag>,
-) -> Attempt {
-    let mut checked = CatchUnwind(Box::pin(checker.check(probe, method)));
-    let began = Instant::now();
-    let lag_then = lag.map(|l| l.behind(began)).unwrap_or_default();
-    let own = began + timeout;
-    let mut deadline = own;
-    let mut extra = Duration::ZERO;
-    loop {
-        // `timeout_at` polls the probe before its timer: after a stall an
-        // answer waiting in the socket wins over a deadline long passed,
-        // hence the check of the clock once it is read.
-        match tokio::time::timeout_at(deadline, &mut checked).await {
-            Ok(result) if Instant::now() <= own => return Attempt::InTime(result),
-            Ok(result) => return Attempt::Late(result),
-            Err(_) => match lag.and_then(|l| l.extend(began, lag_then, timeout, Instant::now())) {
-                Some((later, lagged)) if later > deadline => {
-                    (deadline, extra) = (later, lagged);
-                }
-                _ => return Attempt::TimedOut { extra },
-            },
+        None if extra.is_zero() => {
+            Outcome::down(tried(), format_args!("no answer within {timeout:?}"))
         }
+        None => Outcome::down(
+            tried(),
+            format_args!("no answer within {timeout:?}, nor in the {extra:?} more lvsd was behind"),
+        ),
     }
 }
 
