@@ -177,6 +177,24 @@ pub fn fuzz_ldap_answer(bytes: &[u8]) {
     ldap::fuzz_session(bytes);
 }
 
+/// A RADIUS reply's check on arbitrary bytes, for `fuzz/` only.
+#[doc(hidden)]
+pub fn fuzz_radius_answer(bytes: &[u8]) {
+    radius::fuzz_reply(bytes);
+}
+
+/// A SIP reply datagram's judgement on arbitrary bytes, for `fuzz/` only.
+#[doc(hidden)]
+pub fn fuzz_sip_answer(bytes: &[u8]) {
+    sip::fuzz_reply(bytes);
+}
+
+/// A DNS answer's records, decoded and matched, for `fuzz/` only.
+#[doc(hidden)]
+pub fn fuzz_dns_answer(bytes: &[u8]) {
+    dns::fuzz_answer(bytes);
+}
+
 /// The plain HTTP answer parser on arbitrary bytes, for `fuzz/` only.
 #[doc(hidden)]
 pub fn fuzz_http_answer(bytes: &[u8]) {

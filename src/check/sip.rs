@@ -19,11 +19,31 @@ pub(crate) async fn check(addr: SocketAddr, udp: bool, login: &str) -> Outcome {
     } else {
         over_tcp(addr, login).await
     };
+    judge(tried, status)
+}
+
+/// Up iff the status line is `SIP/2.0 200 OK`.
+fn judge(tried: String, status: Result<String, String>) -> Outcome {
     match status {
         Ok(line) if line.starts_with("SIP/2.0 200 OK") => Outcome::Up,
         Ok(line) => Outcome::down(tried, format_args!("status {line:?}")),
         Err(e) => Outcome::down(tried, e),
     }
+}
+
+/// The status line of a reply datagram.
+fn status_line(datagram: &[u8]) -> String {
+    lossy(datagram).lines().next().unwrap_or("").to_owned()
+}
+
+/// A reply datagram on arbitrary bytes, for `fuzz/` only: never a panic,
+/// and a reply is Up exactly when its first line starts with the 200 OK.
+pub(crate) fn fuzz_reply(datagram: &[u8]) {
+    let line = status_line(datagram);
+    assert!(!line.contains('\n'));
+    let up = judge(String::new(), Ok(line)).is_up();
+    let first = datagram.split(|&b| b == b'\n').next().unwrap_or_default();
+    assert_eq!(up, first.starts_with(b"SIP/2.0 200 OK"), "{first:?}");
 }
 
 fn options(login: &str, transport: &str, local: SocketAddr) -> String {
@@ -59,8 +79,7 @@ async fn over_udp(addr: SocketAddr, login: &str) -> Result<String, String> {
         .recv(&mut buf)
         .await
         .map_err(|e| format!("receive: {e}"))?;
-    let reply = lossy(&buf[..n]);
-    Ok(reply.lines().next().unwrap_or("").to_owned())
+    Ok(status_line(&buf[..n]))
 }
 
 async fn over_tcp(addr: SocketAddr, login: &str) -> Result<String, String> {
