@@ -11,7 +11,7 @@ use std::path::Path;
 use config_common::*;
 use lvsd::config::toml::write::to_toml;
 use lvsd::config::{self, Format, Loaded};
-use lvsd::director::desired::{self, desired, Knowledge, RealKey};
+use lvsd::director::desired::{self, desired};
 use lvsd::ipvs::save::render_save;
 use lvsd::lvs::{PersistenceEngine, Tunnel, TunnelCsum, TunnelType};
 
@@ -194,20 +194,17 @@ fn a_quiesced_real_keeps_its_tunnel() {
     let c = valid(
         "quiescent=yes\nvirtual=10.0.0.1:80\n\treal=10.0.1.2 ipip 5 tuntype=gue tunport=6080\n",
     );
-    struct Down;
-    impl Knowledge for Down {
-        fn health(&self, _: &RealKey) -> lvsd::check::Health {
-            lvsd::check::Health::Down
-        }
-        fn in_maintenance(&self, _: &RealKey) -> bool {
-            false
-        }
-        fn placed_before(&self, _: &RealKey) -> bool {
-            false
-        }
+    let mut facts = desired::Facts::all_up(&c);
+    for h in facts.health.values_mut() {
+        *h = lvsd::check::Health::Down;
     }
     assert_eq!(
-        render_save(&desired(&c, &Down, &lvsd::ipvs::Table::new())),
+        render_save(&desired(
+            &c,
+            &facts,
+            &std::collections::BTreeSet::new(),
+            &lvsd::ipvs::Table::new()
+        )),
         "-A -t 10.0.0.1:80 -s wrr\n\
          -a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 0 --tun-type gue --tun-port 6080 --tun-nocsum\n"
     );
