@@ -176,15 +176,21 @@ fn wait_ready(inst: &Instance, deadline: Instant) -> u8 {
             }
         }
         if Instant::now() >= deadline {
-            eprintln!(
-                "{}: the daemon did not finish programming the table within {} s",
-                inst.prog(),
-                START_WAIT.as_secs()
-            );
+            missed_start(inst);
             return EXIT_FAIL;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The one line for a start that did not become ready within [`START_WAIT`],
+/// whether this start spawned the daemon or waits for another's.
+fn missed_start(inst: &Instance) {
+    eprintln!(
+        "{}: the daemon did not finish programming the table within {} s",
+        inst.prog(),
+        START_WAIT.as_secs()
+    );
 }
 
 /// Runs one ldirectord action; returns the exit code.

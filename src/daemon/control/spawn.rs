@@ -70,11 +70,7 @@ pub(super) fn spawn_daemon(inst: &Instance, log: &LogTarget) -> u8 {
             }
         }
         if Instant::now() >= deadline {
-            eprintln!(
-                "{}: the daemon did not finish programming the table within {} s",
-                inst.prog(),
-                START_WAIT.as_secs()
-            );
+            missed_start(inst);
             // Not left running behind a failed start (the cluster would
             // start another): stopped with cleanup, killed if it hangs.
             let _ = signal_pid(child.id(), Signal::SIGTERM);
