@@ -69,12 +69,7 @@ fn toml_takes_a_port_number_or_a_string() {
         assert!(!l.has_errors(), "{m}: {:#?}", l.diagnostics);
         assert_eq!(l.config.global.metrics, addr(want), "metrics = {m}");
     }
-    let l = t("\"::1:9100\"");
-    let e = errors(&l);
-    assert!(
-        e.len() == 1 && e[0].0 == 2 && e[0].1.contains("brackets"),
-        "{e:#?}"
-    );
+    assert_one_error(&t("\"::1:9100\""), 2, "brackets", "metrics = \"::1:9100\"");
 }
 
 #[test]

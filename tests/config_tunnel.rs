@@ -218,10 +218,6 @@ fn toml_real(keys: &str) -> Loaded {
     ))
 }
 
-fn toml_errors(l: &Loaded) -> Vec<(usize, String)> {
-    errors(l)
-}
-
 #[test]
 fn toml_reals_take_the_same_keys() {
     let l = toml_real("tuntype = \"gue\"\ntunport = 6080\ntuncsum = \"csum\"\n");
@@ -252,20 +248,12 @@ fn toml_reals_take_the_same_keys() {
         ("tuntype = \"ipgre\"\n", 7, "invalid tuntype"),
     ];
     for (keys, line, needle) in cases {
-        let e = toml_errors(&toml_real(keys));
-        assert!(
-            e.len() == 1 && e[0].0 == line && e[0].1.contains(needle),
-            "{keys:?}: want line {line} {needle:?}, got {e:#?}"
-        );
+        assert_one_error(&toml_real(keys), line, needle, keys);
     }
     let gate = toml(&format!(
         "{TOML_HEAD}[[virtual.real]]\naddress = \"10.0.1.1\"\nforward = \"gate\"\ntuntype = \"gre\"\n"
     ));
-    let e = toml_errors(&gate);
-    assert!(
-        e.len() == 1 && e[0].0 == 7 && e[0].1.contains("this real is gate"),
-        "{e:#?}"
-    );
+    assert_one_error(&gate, 7, "this real is gate", "a gate real with tuntype");
 }
 
 #[test]
@@ -292,11 +280,7 @@ fn toml_pe_is_checked_as_in_cf() {
             "invalid pe",
         ),
     ] {
-        let e = errors(&v(keys));
-        assert!(
-            e.len() == 1 && e[0].0 == line && e[0].1.contains(needle),
-            "{keys:?}: want line {line} {needle:?}, got {e:#?}"
-        );
+        assert_one_error(&v(keys), line, needle, keys);
     }
 }
 

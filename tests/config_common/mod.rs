@@ -74,10 +74,15 @@ pub fn warnings(l: &Loaded) -> Vec<&Diagnostic> {
 
 /// Asserts exactly one error, on `line`, whose message contains `needle`.
 pub fn assert_error(text: &str, line: usize, needle: &str) {
-    let l = cf(text);
-    let e = errors(&l);
+    assert_one_error(&cf(text), line, needle, text);
+}
+
+/// [`assert_error`] for an already loaded file of either format; `what`
+/// names the case in the failure message.
+pub fn assert_one_error(l: &Loaded, line: usize, needle: &str, what: &str) {
+    let e = errors(l);
     assert!(
         e.len() == 1 && e[0].0 == line && e[0].1.contains(needle),
-        "for {text:?} expected one error at line {line} containing {needle:?}, got {e:#?}"
+        "for {what:?} expected one error at line {line} containing {needle:?}, got {e:#?}"
     );
 }
