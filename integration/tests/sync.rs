@@ -1,9 +1,11 @@
 //! `syncdaemon=` and `ipvstimeouts=` on the real kernel: lvsd starts the
 //! sync threads, changes them on reload, keeps serving when a reload names
 //! an interface that does not exist, leaves a thread it did not start
-//! alone, and stops only its own.
+//! alone, and stops only its own; its metrics show the threads as the
+//! kernel runs them.
 
 use lvsd_integration::director::{wait_for, Lvsd};
+use lvsd_integration::topology::http_get;
 use lvsd_integration::{require_vm, Netns};
 use std::time::Duration;
 
@@ -14,13 +16,32 @@ fn daemons(l: &Lvsd) -> String {
     l.ipvsadm("-L --daemon")
 }
 
+const METRICS_PORT: u16 = 9461;
+
+/// The `lvsd_sync_thread` samples of a scrape, one per line ("" if the
+/// endpoint does not answer).
+fn sync_samples(ns: &str) -> String {
+    http_get(ns, "127.0.0.1", METRICS_PORT, "/metrics")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("lvsd_sync_thread{"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn sample(state: &str, interface: &str, syncid: u32, owner: &str) -> String {
+    format!(
+        "lvsd_sync_thread{{state=\"{state}\",interface=\"{interface}\",syncid=\"{syncid}\",owner=\"{owner}\"}} 1"
+    )
+}
+
 #[test]
 fn lvsd_drives_the_kernels_sync_threads() {
     require_vm();
     let ns = Netns::new("sy");
     // Sync messages need a multicast-capable interface (a dummy is not).
     ns.sh("ip link add sync0 type veth peer name sync1 && ip link set sync0 up && ip link set sync1 up");
-    let conf = |extra: &str| format!("{extra}{VIRTUAL}");
+    let conf = |extra: &str| format!("metrics=127.0.0.1:{METRICS_PORT}\n{extra}{VIRTUAL}");
     let l = Lvsd::new(
         "sy",
         "sync",
@@ -40,6 +61,9 @@ fn lvsd_drives_the_kernels_sync_threads() {
     assert!(t.contains("Timeout (tcp tcpfin udp): 900 120 300"), "{t}");
     let (code, status) = l.action("status");
     assert_eq!(code, 0, "{status}");
+    let m = sync_samples("sy");
+    assert!(m.contains(&sample("master", "sync0", 5, "lvsd")), "{m:?}");
+    assert!(m.contains(&sample("backup", "sync0", 5, "lvsd")), "{m:?}");
 
     // Reload to master only: lvsd stops the backup thread it started.
     l.write_config(&conf("syncdaemon=master\nsyncinterface=sync0\nsyncid=5\n"));
@@ -54,6 +78,13 @@ fn lvsd_drives_the_kernels_sync_threads() {
         d.contains("master sync daemon (mcast=sync0, syncid=5"),
         "{d}"
     );
+    let (m, _) = wait_for(
+        "the metrics without the backup thread",
+        Duration::from_secs(20),
+        || sync_samples("sy"),
+        |m| !m.contains("state=\"backup\""),
+    );
+    assert!(m.contains(&sample("master", "sync0", 5, "lvsd")), "{m:?}");
 
     // A reload naming a missing interface: a clear error, the director
     // keeps serving its table and its running thread.
@@ -100,6 +131,9 @@ fn lvsd_drives_the_kernels_sync_threads() {
     );
     let log = l.log();
     assert!(log.contains("not started by lvsd"), "{log}");
+    let m = sync_samples("sy");
+    assert!(m.contains(&sample("master", "sync0", 5, "lvsd")), "{m:?}");
+    assert!(m.contains(&sample("backup", "sync1", 9, "other")), "{m:?}");
     l.stop();
     let d = daemons(&l);
     assert!(!d.contains("master sync daemon"), "{d}");
