@@ -194,6 +194,20 @@ async fn a_stop_during_start_up_ends_the_first_round() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_first_round_logs_every_result_before_the_first_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, mut events) = director(&dir, Scripted::default());
+    let mut shutdown = std::pin::pin!(std::future::pending::<()>());
+    assert!(!first_round(&mut st, &mut events, &mut shutdown).await);
+    // Both reals came up in the round; a transition left in the channel
+    // would be logged only after the pass had given it a weight.
+    assert!(
+        events.try_recv().is_err(),
+        "a transition of the first round was left for after the first pass"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_burst_of_failures_is_applied_in_one_pass() {
     let dir = tempfile::tempdir().unwrap();
     let prober = Scripted::default();

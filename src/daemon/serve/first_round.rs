@@ -26,6 +26,13 @@ pub(in crate::daemon) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
             .values()
             .any(|s| s.health == Health::Unknown);
         if !pending || Instant::now() >= deadline {
+            // The engine sends a transition under the lock the snapshot
+            // takes: every result the snapshot shows is in the channel.
+            // Logged now, they come before the first pass that acts on
+            // them (the operator's log must not show a weight first).
+            while let Ok(ev) = events.try_recv() {
+                st.health_changed(&ev);
+            }
             return false;
         }
         tokio::select! {
