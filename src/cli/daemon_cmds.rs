@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::control::{self, Instance, EXIT_FAIL, EXIT_OK};
 use crate::config;
-use crate::daemon::control::{self, Instance, EXIT_FAIL, EXIT_OK};
 use crate::daemon::maintenance::set_drained;
 use crate::daemon::pidfile::{Flavor, PidFile};
 use crate::daemon::run;

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-pub use crate::daemon::invocation::{Action, Format, LdArgs};
+pub use super::invocation::{Action, Format, LdArgs};
 
 /// Why an argv in ldirectord's form cannot run.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use crate::daemon::pidfile::Flavor;
 
 mod config_cmds;
+mod control;
 mod daemon_cmds;
+mod invocation;
 mod ipvs_admin;
 mod ipvs_cmds;
 pub mod ldcompat;

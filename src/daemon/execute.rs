@@ -11,7 +11,6 @@
 //! another instance starts.
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -224,24 +223,6 @@ impl Instances {
         if let Some(b) = self.busy.take() {
             let _ = b.await;
         }
-    }
-}
-
-/// `status` of every instance, its output on ours (the command line's
-/// `status` of a running daemon, as ldirectord prints it).
-pub fn print_status(arg0: &str, configs: &[String]) {
-    let Ok(path) = std::env::current_exe() else {
-        eprintln!("{arg0}: cannot find my own executable to ask the execute= instances");
-        return;
-    };
-    for c in configs {
-        let _ = std::process::Command::new(&path)
-            .arg0(arg0)
-            .arg("--")
-            .arg(c)
-            .arg("status")
-            .stdin(Stdio::null())
-            .status();
     }
 }
 

@@ -5,7 +5,6 @@
 //!   with the in-memory kernel under paused time); [`reload`]: reading a
 //!   reloaded file off the loop, under a deadline, then swapping it in;
 //!   `outputs`: what follows a pass (mails, hooks, the status file).
-//! - [`control`]: ldirectord's start/stop/restart/reload/status, and drain.
 //! - [`pidfile`], [`status`]: what a running daemon leaves in `/run`.
 //! - [`maintenance`]: `maintenancedir` and `lvsd drain`.
 //! - [`hooks`]: `fallbackcommand` and `callback`; [`execute`]: the other
@@ -18,10 +17,8 @@
 //!   [`alerts`] and [`mailer`]: `emailalert*` and `smtp=`.
 
 pub mod alerts;
-pub mod control;
 pub mod execute;
 pub mod hooks;
-pub mod invocation;
 pub mod logging;
 pub mod mailer;
 pub mod maintenance;

@@ -14,10 +14,9 @@ use nix::unistd::Pid;
 
 use super::invocation::{Action, Format, LdArgs};
 use crate::config::{self, model::LogTarget};
-
-use super::pidfile::{self, Flavor, LockRecord, PidFile, ProcState};
-use super::run::{self, RunOptions};
-use super::status;
+use crate::daemon::pidfile::{self, Flavor, LockRecord, PidFile, ProcState};
+use crate::daemon::run::{self, RunOptions};
+use crate::daemon::status;
 
 mod spawn;
 use spawn::*;
@@ -263,7 +262,7 @@ fn stop(inst: &Instance) -> u8 {
                 return EXIT_FAIL;
             }
             let deadline = Instant::now() + STOP_WAIT;
-            while Path::new(&format!("/proc/{pid}")).exists() && super::pidfile::is_director(pid) {
+            while Path::new(&format!("/proc/{pid}")).exists() && pidfile::is_director(pid) {
                 if Instant::now() >= deadline {
                     eprintln!(
                         "{}: pid {pid} still running after {} s",

@@ -1,7 +1,6 @@
 //! One ldirectord-style request to the daemon's control side (`start`,
-//! `stop`, `status`...): what `cli::ldcompat` parses argv into and
-//! `control` carries out. Here, below both, so the daemon needs nothing of
-//! the command line.
+//! `stop`, `status`...): what `ldcompat` parses argv into and `control`
+//! carries out.
 
 use std::path::PathBuf;
 

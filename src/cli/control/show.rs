@@ -53,7 +53,7 @@ pub(super) fn status(inst: &Instance, format: Format) -> u8 {
         Format::Text => {
             print_text_status(inst, &report, code);
             // As ldirectord: a running daemon's execute= instances answer too.
-            crate::daemon::execute::print_status(inst.prog(), &execute);
+            print_execute_status(inst.prog(), &execute);
         }
     }
     code
@@ -81,5 +81,23 @@ pub(super) fn print_text_status(inst: &Instance, r: &status::Report, code: u8) {
             println!("{prog} is stopped for {config}");
         }
         _ => println!("{prog} is stopped for {config}"),
+    }
+}
+
+/// `status` of every instance, its output on ours (the command line's
+/// `status` of a running daemon, as ldirectord prints it).
+fn print_execute_status(arg0: &str, configs: &[String]) {
+    let Ok(path) = std::env::current_exe() else {
+        eprintln!("{arg0}: cannot find my own executable to ask the execute= instances");
+        return;
+    };
+    for c in configs {
+        let _ = Command::new(&path)
+            .arg0(arg0)
+            .arg("--")
+            .arg(c)
+            .arg("status")
+            .stdin(Stdio::null())
+            .status();
     }
 }
