@@ -5,6 +5,7 @@
 pub mod director;
 pub mod farm;
 pub mod ipvs;
+pub mod matrix;
 pub mod ocf;
 pub mod topology;
 

@@ -1,45 +1,14 @@
 //! The protocol matrix through the running daemon on the real kernel: IPv6
-//! TCP (NAT and DR), UDP DNS and RADIUS against dnsmasq and freeradius,
-//! fwmark services for both families, `quiescent=yes` with a connection
+//! TCP (NAT and DR), fwmark services for both families, `quiescent=yes` with a connection
 //! that outlives its real's failure, and every checktype on the daemon path.
-//! Each test sends real traffic through the VIP and fails a real.
+//! Each test sends real traffic through the VIP and fails a real. UDP (DNS
+//! and RADIUS) is in `matrix_udp.rs`.
 
-use std::time::Duration;
-
-use lvsd_integration::director::{wait_for, weights, Lvsd};
+use lvsd_integration::director::{weights, Lvsd};
 use lvsd_integration::farm::{self, Held, Server, Six};
+use lvsd_integration::matrix::{from, lap, up, wait_reals, GLOBAL};
 use lvsd_integration::topology::{Mode, Topology};
 use lvsd_integration::{require_vm, sh};
-
-/// Generous: the VM emulates the CPU (10-50x slower than the host).
-const DETECT: Duration = Duration::from_secs(40);
-
-const GLOBAL: &str = "checkinterval=1\nchecktimeout=3\nnegotiatetimeout=3\nquiescent=no\n";
-
-/// How many answers came from `name`.
-fn from(got: &[Option<String>], name: &str) -> usize {
-    got.iter().filter(|s| s.as_deref() == Some(name)).count()
-}
-
-/// Waits until the reals of `service` are exactly `want` (address, weight).
-fn wait_reals(lvsd: &Lvsd, what: &str, service: &str, want: &[(String, u32)]) {
-    let (_, took) = wait_for(
-        what,
-        DETECT,
-        || weights(&lvsd.ipvsadm("-S -n"), service),
-        |w| w.as_slice() == want,
-    );
-    eprintln!("{what}: {took:?}");
-}
-
-/// Phase times on stderr, for the suite's time budget.
-fn lap(t0: std::time::Instant, what: &str) {
-    eprintln!("[{:>6.1} s] {what}", t0.elapsed().as_secs_f64());
-}
-
-fn up(addrs: &[String]) -> Vec<(String, u32)> {
-    addrs.iter().map(|a| (a.clone(), 1)).collect()
-}
 
 /// IPv6 TCP: both reals serve through the VIP, one dies, traffic moves.
 fn ipv6_farm(prefix: &str, mode: Mode, net: u8) {
@@ -105,105 +74,6 @@ fn ipv6_tcp_nat_serves_through_the_vip_and_fails_over() {
 #[test]
 fn ipv6_tcp_dr_serves_through_the_vip_and_fails_over() {
     ipv6_farm("m6d", Mode::Dr, 134);
-}
-
-#[test]
-fn udp_dns_negotiate_against_dnsmasq() {
-    require_vm();
-    let t0 = std::time::Instant::now();
-    let t = Topology::new("mdn", Mode::Nat, 3, 138);
-    lap(t0, "topology");
-    let vip = t.vip.clone();
-    // rs1 and rs2 answer inside receive=; rs3 answers, but with the wrong
-    // address: only a check that reads the answer keeps it out.
-    let answers = ["192.0.2.1", "192.0.2.2", "198.51.100.3"];
-    let mut dns: Vec<Server> = t
-        .reals
-        .iter()
-        .zip(&t.real_ips)
-        .zip(answers)
-        .enumerate()
-        .map(|(i, ((rs, ip), a))| farm::dnsmasq(&rs.name, ip, a, &format!("mdnrs{}", i + 1)))
-        .collect();
-    let mut cfg = format!(
-        "{GLOBAL}virtual={vip}:53\n\tprotocol=udp\n\tservice=dns\n\tchecktype=negotiate\n\
-         \trequest=\"www.test\"\n\treceive=\"^192\\.0\\.2\\.\"\n\tscheduler=rr\n"
-    );
-    for ip in &t.real_ips {
-        cfg.push_str(&format!("\treal={ip}:53 masq 1\n"));
-    }
-    let lvsd = Lvsd::new(&t.director.name, "mdn", &cfg);
-    lvsd.start();
-    lap(t0, "servers and daemon up");
-    let svc = format!("-u {vip}:53");
-    let reals: Vec<String> = t.real_ips.iter().map(|ip| format!("{ip}:53")).collect();
-    wait_reals(&lvsd, "the two right answers in", &svc, &up(&reals[..2]));
-    let (_, status) = lvsd.action("status");
-    assert!(
-        status
-            .lines()
-            .any(|l| l.contains(&reals[2]) && l.contains("198.51.100.3")),
-        "rs3 is down for its answer:\n{status}"
-    );
-
-    let got = farm::dns_query(&t.client.name, &vip, 6);
-    assert!(
-        got.iter().all(Option::is_some),
-        "every query answered: {got:?}"
-    );
-    assert_eq!(from(&got, "192.0.2.1"), 3, "{got:?}");
-    assert_eq!(from(&got, "192.0.2.2"), 3, "{got:?}");
-
-    dns[0].stop();
-    wait_reals(&lvsd, "dead dnsmasq removed", &svc, &up(&reals[1..2]));
-    let got = farm::dns_query(&t.client.name, &vip, 4);
-    assert_eq!(from(&got, "192.0.2.2"), 4, "all queries to rs2: {got:?}");
-    lap(t0, "done");
-    lvsd.stop();
-}
-
-#[test]
-fn udp_radius_negotiate_against_freeradius() {
-    require_vm();
-    let t0 = std::time::Instant::now();
-    let t = Topology::new("mra", Mode::Nat, 3, 142);
-    lap(t0, "topology");
-    let vip = t.vip.clone();
-    // rs3 shares another secret: its answers do not verify, so it is down.
-    let mut rad: Vec<Server> = ["testing123", "testing123", "othersecret"]
-        .iter()
-        .zip(&t.reals)
-        .enumerate()
-        .map(|(i, (secret, rs))| farm::freeradius(&rs.name, secret, &format!("mrars{}", i + 1)))
-        .collect();
-    let mut cfg = format!(
-        "{GLOBAL}virtual={vip}:1812\n\tprotocol=udp\n\tservice=radius\n\tchecktype=negotiate\n\
-         \tlogin=\"probe\"\n\tpasswd=\"pw\"\n\tsecret=\"testing123\"\n\tscheduler=rr\n"
-    );
-    for ip in &t.real_ips {
-        cfg.push_str(&format!("\treal={ip}:1812 masq 1\n"));
-    }
-    let lvsd = Lvsd::new(&t.director.name, "mra", &cfg);
-    lvsd.start();
-    lap(t0, "servers and daemon up");
-    let svc = format!("-u {vip}:1812");
-    let reals: Vec<String> = t.real_ips.iter().map(|ip| format!("{ip}:1812")).collect();
-    wait_reals(&lvsd, "the two with our secret in", &svc, &up(&reals[..2]));
-
-    let got = farm::radius_auth(&t.client.name, &vip, "testing123", 6);
-    assert!(
-        got.iter().all(Option::is_some),
-        "every request accepted: {got:?}"
-    );
-    assert_eq!(from(&got, "mrars1"), 3, "{got:?}");
-    assert_eq!(from(&got, "mrars2"), 3, "{got:?}");
-
-    rad[0].stop();
-    wait_reals(&lvsd, "dead freeradius removed", &svc, &up(&reals[1..2]));
-    let got = farm::radius_auth(&t.client.name, &vip, "testing123", 4);
-    assert_eq!(from(&got, "mrars2"), 4, "all requests to rs2: {got:?}");
-    lap(t0, "done");
-    lvsd.stop();
 }
 
 #[test]
