@@ -13,16 +13,30 @@ use crate::{lvsd_bin, sh, sh_output};
 pub const INSTALLED_AGENT: &str = "/usr/lib/ocf/resource.d/lvsd/lvsd";
 pub const INSTALLED_BIN: &str = "/usr/sbin/lvsd";
 
-/// Builds the Debian package from this tree around the binary under test
-/// (`packaging/deb/build`) and installs it with dpkg in the VM's overlay;
-/// returns the .deb's path. Installing it again over itself is fine.
+/// Installs the Debian package of the binary under test with dpkg in the
+/// VM's overlay; returns the .deb's path. integration/test builds it once on
+/// the host (`LVSD_DEB`): built in the VM, `packaging/deb/build`'s strip and
+/// xz cost minutes of emulated CPU for each test that installs it. Without
+/// `LVSD_DEB` (one test run by hand) it is built here from `LVSD_BIN`.
+/// Installing it again over itself is fine.
 pub fn install_deb() -> String {
     let top = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let deb = sh(&format!(
-        "{top}/packaging/deb/build {}",
-        lvsd_bin().display()
-    ));
-    let deb = format!("{top}/{}", deb.trim());
+    let deb = match std::env::var("LVSD_DEB") {
+        Ok(deb) => {
+            assert!(
+                std::path::Path::new(&deb).is_file(),
+                "LVSD_DEB {deb} does not exist"
+            );
+            deb
+        }
+        Err(_) => {
+            let built = sh(&format!(
+                "{top}/packaging/deb/build {}",
+                lvsd_bin().display()
+            ));
+            format!("{top}/{}", built.trim())
+        }
+    };
     sh(&format!("dpkg -i {deb}"));
     assert!(
         sh("dpkg-query -W -f='${Status}' lvsd").contains("install ok installed"),
