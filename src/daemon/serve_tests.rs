@@ -91,10 +91,18 @@ const CF: &str = "checkinterval=1\nchecktimeout=1\nquiescent=no\n\
 type Events = UnboundedReceiver<HealthEvent<RealKey>>;
 
 fn director(dir: &tempfile::TempDir, prober: Scripted) -> (State<MemoryKernel, Scripted>, Events) {
+    director_of(dir, prober, CF)
+}
+
+fn director_of(
+    dir: &tempfile::TempDir,
+    prober: Scripted,
+    cf: &str,
+) -> (State<MemoryKernel, Scripted>, Events) {
     let path = dir.path().join("lvsd.cf");
     // The file on disk needs a name server; the running one did not.
-    std::fs::write(&path, CF.replace("10.0.1.2:80", "rs2.example:80")).unwrap();
-    let config = crate::config::test_config(CF);
+    std::fs::write(&path, cf.replace("10.0.1.2:80", "rs2.example:80")).unwrap();
+    let config = crate::config::test_config(cf);
     let opts = RunOptions {
         config: path,
         name: "lvsd.cf".into(),
@@ -205,6 +213,62 @@ async fn the_first_round_logs_every_result_before_the_first_pass() {
         events.try_recv().is_err(),
         "a transition of the first round was left for after the first pass"
     );
+}
+
+/// The INFO lines `f` writes, on this thread (the test's runtime).
+async fn info_lines<F: Future>(f: F) -> (F::Output, Vec<String>) {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || out.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(sub);
+    let r = f.await;
+    drop(guard);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    (r, text.lines().map(str::to_owned).collect())
+}
+
+/// A first round of 200 reals coming up logs one line, not 200 (each is
+/// at debug level; the status file has every real).
+#[tokio::test(start_paused = true)]
+async fn a_big_first_round_logs_one_line() {
+    let mut cf = String::from("checkinterval=1\nchecktimeout=1\n");
+    for v in 0..20 {
+        cf += &format!("virtual=10.0.{v}.1:80\n\tchecktype=connect\n");
+        for r in 1..=10 {
+            cf += &format!("\treal=10.1.{v}.{r}:80 masq\n");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, mut events) = director_of(&dir, Scripted::default(), &cf);
+    let mut shutdown = std::pin::pin!(std::future::pending::<()>());
+    let (stopped, lines) = info_lines(first_round(&mut st, &mut events, &mut shutdown)).await;
+    assert!(!stopped);
+    let health: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("health changed"))
+        .collect();
+    assert!(health.is_empty(), "a line per real: {} lines", health.len());
+    let round: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("first check round"))
+        .collect();
+    assert_eq!(round.len(), 1, "{lines:#?}");
+    assert!(round[0].contains("reals=200 up=200 down=0"), "{}", round[0]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,6 +1,9 @@
 //! Start-up's wait for the first round of checks, before the loop.
 
+use tracing::debug;
+
 use super::*;
+use crate::director::reconcile::LOG_EACH_UP_TO;
 
 /// Waits until every check has reported once, or until the longest probe
 /// deadline (capped) has passed. True when SIGTERM/SIGINT came meanwhile.
@@ -19,7 +22,10 @@ pub(in crate::daemon) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
         .min(30);
     let deadline =
         Instant::now() + Duration::from_secs(u64::from(cap)) + Duration::from_millis(500);
-    loop {
+    // Logged when the round ends, before the first pass that acts on them:
+    // one line each, or one line for a round too big for that.
+    let mut seen = Vec::new();
+    let stopped = loop {
         let pending = st
             .engine
             .snapshot()
@@ -31,19 +37,41 @@ pub(in crate::daemon) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
             // Logged now, they come before the first pass that acts on
             // them (the operator's log must not show a weight first).
             while let Ok(ev) = events.try_recv() {
-                st.health_changed(&ev);
+                seen.push(ev);
             }
-            return false;
+            break false;
         }
         tokio::select! {
-            ev = events.recv() => {
-                if let Some(ev) = ev {
-                    st.health_changed(&ev);
-                }
-            }
+            ev = events.recv() => seen.extend(ev),
             // SIGHUP stays in its stream: serve() reloads once running.
-            _ = shutdown.as_mut() => return true,
+            _ = shutdown.as_mut() => break true,
             _ = sleep(Duration::from_millis(100)) => {}
         }
+    };
+    log_round(&seen);
+    stopped
+}
+
+/// The first round's transitions, each at info level up to
+/// [`LOG_EACH_UP_TO`]; past that each at debug and one summary line: 10,000
+/// `checktype=on` reals coming up wrote 10,000 lines twice (stderr and
+/// `logfile=`) between the full table and READY, the most of the time
+/// lvsd stayed busy after its table was full. The status file and
+/// `lvsd status` show every real.
+fn log_round(seen: &[HealthEvent<RealKey>]) {
+    if seen.len() <= LOG_EACH_UP_TO {
+        seen.iter().for_each(log_event);
+        return;
     }
+    for ev in seen {
+        debug!(service = %ev.key.service, real = %ev.key.real, from = %ev.from,
+            to = %ev.to, reason = %ev.reason, "real server health changed");
+    }
+    let up = seen.iter().filter(|e| e.to == Health::Up).count();
+    info!(
+        reals = seen.len(),
+        up,
+        down = seen.len() - up,
+        "first check round (each real's health at debug level; the status file shows every real)"
+    );
 }

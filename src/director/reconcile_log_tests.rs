@@ -1,0 +1,89 @@
+//! How much a pass logs: a line per change, except for a full pass too
+//! big for one (a start programming thousands of reals).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::check::Health;
+use crate::ipvs::memory::MemoryKernel;
+
+/// The INFO lines written while `f` runs.
+fn info_lines(f: impl FnOnce()) -> Vec<String> {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || out.clone())
+        .finish();
+    tracing::subscriber::with_default(sub, f);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
+/// VIRTUALS virtuals of 10 reals each.
+fn config(virtuals: u8) -> Config {
+    let mut text = String::new();
+    for v in 0..virtuals {
+        text += &format!("virtual=10.0.{v}.1:80\n\tchecktype=connect\n");
+        for r in 1..=10 {
+            text += &format!("\treal=10.1.{v}.{r}:80 masq 1\n");
+        }
+    }
+    crate::config::test_config(&text)
+}
+
+fn applied(lines: &[String]) -> usize {
+    lines.iter().filter(|l| l.contains("applied")).count()
+}
+
+#[test]
+fn a_start_of_thousands_logs_one_line_and_each_change_at_debug() {
+    let c = config(20);
+    let facts = Facts::all_up(&c);
+    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
+    let mut report = None;
+    let lines = info_lines(|| report = Some(d.reconcile(&facts).unwrap()));
+    let report = report.unwrap();
+    assert_eq!(report.applied.len(), 220);
+    assert_eq!(applied(&lines), 1, "{lines:#?}");
+    let line = lines.iter().find(|l| l.contains("applied")).unwrap();
+    assert!(
+        line.contains("changes=220")
+            && line.contains("services_added=20")
+            && line.contains("reals_added=200"),
+        "{line}"
+    );
+}
+
+#[test]
+fn small_passes_and_health_passes_log_each_change() {
+    // A full pass under the limit: a line per change.
+    let c = config(5);
+    let up = Facts::all_up(&c);
+    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
+    assert_eq!(applied(&info_lines(|| drop(d.reconcile(&up).unwrap()))), 55);
+
+    // A health pass over the limit still says which real moved, each.
+    let c = config(20);
+    let up = Facts::all_up(&c);
+    let mut down = up.clone();
+    down.health.values_mut().for_each(|h| *h = Health::Down);
+    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
+    info_lines(|| drop(d.reconcile(&up).unwrap()));
+    let lines = info_lines(|| assert_eq!(d.update(&down).unwrap().applied.len(), 200));
+    assert_eq!(applied(&lines), 200, "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains("one pass")), "{lines:#?}");
+}
