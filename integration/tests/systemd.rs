@@ -49,26 +49,6 @@ const MASKED: &[&str] = &[
     "kmod-static-nodes.service",
 ];
 
-/// The package under test: `LVSD_DEB` when the host built it already
-/// (`packaging/deb/build`, minutes under TCG), else built here.
-fn install_package() {
-    match std::env::var("LVSD_DEB") {
-        Ok(deb) => {
-            // man-db's trigger would index every man page (minutes under TCG).
-            sh(&format!(
-                "rm -f /var/lib/man-db/auto-update && dpkg -i {deb}"
-            ));
-            assert!(
-                sh("dpkg-query -W -f='${Status}' lvsd").contains("install ok installed"),
-                "dpkg did not install {deb}"
-            );
-        }
-        Err(_) => {
-            install_deb();
-        }
-    }
-}
-
 /// systemd as PID 1 of its own namespaces; killed (with all it runs) on drop.
 struct Systemd {
     /// PID 1 of the namespace, as the VM sees it.
@@ -249,7 +229,7 @@ fn step(t0: &mut Instant, what: &str) {
 fn the_packaged_units_run_under_systemd() {
     require_vm();
     let mut t0 = Instant::now();
-    install_package();
+    install_deb();
     install_doubles();
     step(&mut t0, "install");
     let ns = Netns::new("sdt");
