@@ -42,9 +42,10 @@ pub struct Verdicts {
 
 impl Verdicts {
     pub fn violation(&mut self, t: f64, key: String, detail: String) {
+        let inv = crate::report::invariant(&key);
         let e = self.violations.entry(key).or_insert((t, 0, detail.clone()));
         if e.1 == 0 {
-            println!("VIOLATION at {t:.1}s: {detail}");
+            println!("VIOLATION at {t:.1}s [{inv}]: {detail}");
         }
         e.1 += 1;
     }

@@ -74,7 +74,7 @@ fn main() {
         Some("serve") => serve::main(&args[1..]),
         Some("client") => client::main(&args[1..]),
         _ => match opts(&args) {
-            Ok(o) => soak(o),
+            Ok(o) => guarded(o),
             Err(e) => {
                 eprintln!("soak: {e}");
                 2
@@ -82,6 +82,32 @@ fn main() {
         },
     };
     std::process::exit(code);
+}
+
+/// The tools the world is made of: a missing one fails the run loudly
+/// (exit 2) instead of leaving an invariant unchecked.
+const TOOLS: [&str; 5] = ["ip", "ipvsadm", "nft", "sysctl", "sh"];
+
+/// The soak, with every way the harness itself can fail turned into exit 2
+/// and a line that says so (a panic's own message is printed above it).
+fn guarded(o: Opts) -> i32 {
+    let (seed, secs) = (o.seed, o.duration.as_secs());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<String> = TOOLS
+        .iter()
+        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .map(|t| format!("{t} is not installed (not in PATH)"))
+        .collect();
+    if !missing.is_empty() {
+        return report::verdict(seed, secs, &Verdicts::default(), &missing);
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| soak(o))) {
+        Ok(code) => code,
+        Err(_) => {
+            let why = ["the harness panicked (its message is above)".to_string()];
+            report::verdict(seed, secs, &Verdicts::default(), &why)
+        }
+    }
 }
 
 fn soak(o: Opts) -> i32 {
@@ -158,8 +184,16 @@ fn soak(o: Opts) -> i32 {
     model.lock().unwrap().event("settling", "");
     std::thread::sleep(resync + bound + o.slack + Duration::from_secs(2));
     stop.store(true, Ordering::Relaxed);
-    let _ = checker.join();
-    let _ = prober.join();
+    let mut harness = Vec::new();
+    if checker.join().is_err() {
+        harness.push("the checker thread panicked: the table went unjudged".to_string());
+    }
+    if prober.join().is_err() {
+        harness.push("the status prober panicked".to_string());
+    }
+    if let Ok(Some(st)) = client.try_wait() {
+        harness.push(format!("the client exited before the end ({st})"));
+    }
     let _ = client.kill();
     let _ = client.wait();
     let log = chaos.world.lvsd.log();
@@ -185,7 +219,8 @@ fn soak(o: Opts) -> i32 {
     let mut v = verdicts.lock().unwrap();
     report::scan_log(&log, &mut v);
     report::print(&o_summary(&o), &m, &v);
-    i32::from(!v.violations.is_empty())
+    harness.extend(report::floors(&v));
+    report::verdict(o.seed, o.duration.as_secs(), &v, &harness)
 }
 
 fn o_summary(o: &Opts) -> String {

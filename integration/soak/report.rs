@@ -171,17 +171,79 @@ pub fn print(summary: &str, m: &Model, v: &Verdicts) {
         "-- violations: {} distinct, {total} observations",
         v.violations.len()
     );
-    for (t, n, d) in v.violations.values() {
-        println!("   at {t:.1} s ({n}x): {d}");
+    for (k, (t, n, d)) in &v.violations {
+        println!("   at {t:.1} s ({n}x) [{}]: {d}", invariant(k));
     }
-    println!(
-        "===== {}",
-        if v.violations.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
+}
+
+/// The invariant (README, "The invariants, as checked") a violation's key
+/// belongs to: each key starts with a word given where it is judged.
+pub fn invariant(key: &str) -> &'static str {
+    match key.split_whitespace().next().unwrap_or("") {
+        "dark-weighted" => "1 dark real has no weight",
+        "unchecked" => "2 weighted only once checked",
+        "missing" | "sched" | "extra" | "weight" => "3 table converged to desired",
+        "converge" => "3 behind-back edit repaired within a resync",
+        "foreign-gone" | "foreign-changed" | "unknown" => "4 foreign services identical",
+        "reset" => "5 no connection lost but by its real's death",
+        "panic" | "causeless" => "6 no panic, no error without a cause",
+        "status-slow" => "8 status answers within its limit",
+        "start" | "stop" | "term-startup" | "term-reload" | "cli" => {
+            "lvsd's commands and signals work"
         }
-    );
+        "unreadable" | "foreign-add" | "foreign-del" => "the kernel's table read and written",
+        _ => "unnamed",
+    }
+}
+
+/// What a run that judged anything must have done: a harness that lost
+/// its client, its checker or its prober would otherwise pass unseen.
+pub fn floors(v: &Verdicts) -> Vec<String> {
+    let mut missing = Vec::new();
+    for c in [
+        "foreign identical",
+        "table converged to desired",
+        "status answers within its limit",
+        "log line without panic or causeless error",
+    ] {
+        if v.checks.get(c).copied().unwrap_or(0) == 0 {
+            missing.push(format!("no check of \"{c}\" was made"));
+        }
+    }
+    for c in ["long opened", "http ok"] {
+        if v.client.get(c).copied().unwrap_or(0) == 0 {
+            missing.push(format!("the client reported no \"{c}\""));
+        }
+    }
+    missing
+}
+
+/// The last lines, and the exit status: 1 if an invariant was violated,
+/// 2 if only the harness failed (its verdict would mean nothing), else 0.
+pub fn verdict(seed: u64, secs: u64, v: &Verdicts, harness: &[String]) -> i32 {
+    let replay = format!("replay: integration/soak/run --duration {secs} --seed {seed}");
+    for h in harness {
+        println!("soak: HARNESS ERROR: {h}");
+    }
+    if !v.violations.is_empty() {
+        let mut by: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
+        for (k, (_, _, d)) in &v.violations {
+            let e = by.entry(invariant(k)).or_insert((0, d));
+            e.0 += 1;
+        }
+        println!("===== FAIL (seed {seed})");
+        for (inv, (n, first)) in by {
+            println!("soak: FAIL: invariant \"{inv}\" violated ({n} distinct), first: {first}");
+        }
+        println!("soak: FAIL, seed {seed}; {replay}");
+        1
+    } else if !harness.is_empty() {
+        println!("===== HARNESS ERROR (seed {seed}): no verdict on lvsd; {replay}");
+        2
+    } else {
+        println!("===== PASS (seed {seed})");
+        0
+    }
 }
 
 #[cfg(test)]
@@ -197,5 +259,20 @@ mod tests {
         assert!(super::has_cause("reload failed: x.cf:3: bad"));
         assert!(super::has_cause("pass failed error=EINTR"));
         assert!(!super::has_cause("reload failed"));
+    }
+
+    #[test]
+    fn every_key_names_its_invariant() {
+        for k in [
+            "dark-weighted Http",
+            "reset 3 1.0",
+            "weight Echo 10.91.0.11:7000 1",
+        ] {
+            assert_ne!(super::invariant(k), "unnamed", "{k}");
+        }
+        assert_eq!(
+            super::invariant("sched Dns"),
+            "3 table converged to desired"
+        );
     }
 }
