@@ -234,6 +234,8 @@ fn lvsd_reports_a_master_with_another_syncid() {
 
     // The same syncid on both: the backup learns the flow, lvsd (started
     // again, so its counts are new) reports no foreign syncid.
+    let warned = |log: &str| log.matches("no connections are learnt").count();
+    let warnings = warned(&l.log());
     l.stop();
     a.sh("ipvsadm --stop-daemon master && ipvsadm --start-daemon master --syncid 7 --mcast-interface vethA");
     l.start();
@@ -248,6 +250,8 @@ fn lvsd_reports_a_master_with_another_syncid() {
         },
         |l| *l,
     );
+    // The listener logs as it receives, so by now it would have warned.
+    assert_eq!(warned(&l.log()), warnings, "{}", l.log());
     // A resync (10 s) has listed the sync view since the flow.
     std::thread::sleep(Duration::from_secs(12));
     let m = foreign_samples("sb");
