@@ -36,6 +36,7 @@ fn status_of(pid: u32) -> DaemonStatus {
         virtuals: Vec::new(),
         sync: Vec::new(),
         sync_error: None,
+        sync_foreign: vec![],
     }
 }
 

@@ -148,3 +148,115 @@ fn lvsd_drives_the_kernels_sync_threads() {
     assert_ne!(code, 0, "{text}");
     assert_eq!(l.ipvsadm("-S -n"), "", "no table programmed");
 }
+
+/// The `lvsd_sync_foreign_syncid_messages_total` samples of a scrape.
+fn foreign_samples(ns: &str) -> String {
+    http_get(ns, "127.0.0.1", METRICS_PORT, "/metrics")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("lvsd_sync_foreign_syncid_messages_total{"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A few datagrams of one UDP flow from netns `sa` through its service: the
+/// master syncs a UDP connection at its third packet.
+fn udp_flow(a: &Netns, sport: u16) {
+    a.sh(&format!(
+        "/usr/bin/python3 -c \"import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('10.92.0.1',{sport}))\nfor i in range(6):\n    s.sendto(b'x',('10.92.0.100',53)); time.sleep(0.1)\""
+    ));
+}
+
+/// Two directors in two namespaces joined by a veth pair: a master sync
+/// thread (ipvsadm) with syncid 8 in `sa`, lvsd with syncdaemon=backup and
+/// syncid 7 in `sb`. The kernel's backup drops the master's messages without
+/// a word; lvsd says so in its metrics and status. With the same syncid on
+/// both, lvsd reports nothing and the backup learns the connections (the
+/// listener does not take the kernel's datagrams).
+#[test]
+fn lvsd_reports_a_master_with_another_syncid() {
+    require_vm();
+    let a = Netns::new("sa");
+    let b = Netns::new("sb");
+    a.sh("ip link add vethA type veth peer name vethB netns sb && ip addr add 10.92.0.1/24 dev vethA && ip link set vethA up");
+    b.sh("ip addr add 10.92.0.2/24 dev vethB && ip link set vethB up");
+    a.sh("ipvsadm -A -u 10.92.0.100:53 -s rr && ipvsadm -a -u 10.92.0.100:53 -r 10.92.0.2:53 -m");
+    a.sh("ipvsadm --start-daemon master --syncid 8 --mcast-interface vethA");
+    let conf = format!(
+        "metrics=127.0.0.1:{METRICS_PORT}\nsyncdaemon=backup\nsyncinterface=vethB\nsyncid=7\n{VIRTUAL}"
+    );
+    let l = Lvsd::new("sb", "syncid", &conf);
+    l.start();
+    let learnt = |port: u16| {
+        b.sh("ipvsadm -L -c -n")
+            .lines()
+            .any(|c| c.contains(&format!("10.92.0.1:{port}")) && c.contains("10.92.0.100:53"))
+    };
+
+    // Syncid 8 against 7: reported, and indeed nothing learnt.
+    let mut port = 40000;
+    let (m, _) = wait_for(
+        "the foreign syncid in the metrics",
+        Duration::from_secs(90),
+        || {
+            port += 1;
+            udp_flow(&a, port);
+            foreign_samples("sb")
+        },
+        |m| m.contains("interface=\"vethB\",syncid=\"8\"}"),
+    );
+    assert!(!m.contains("syncid=\"7\""), "{m}");
+    let (json, _) = wait_for(
+        "the foreign syncid in status --json",
+        Duration::from_secs(60),
+        // Pretty-printed: compared without the white space.
+        || {
+            l.action("status --json")
+                .1
+                .split_whitespace()
+                .collect::<String>()
+        },
+        |j| j.contains(r#""syncid":8,"our_syncid":7"#),
+    );
+    assert!(json.contains(r#""interface":"vethB""#), "{json}");
+    assert!(json.contains(r#""last_peer":"10.92.0.1""#), "{json}");
+    let text = l.action("status").1;
+    assert!(
+        text.contains("with syncid 8 on vethB") && text.contains("no connections are learnt"),
+        "{text}"
+    );
+    let log = l.log();
+    assert!(
+        log.contains("the backup thread drops these: no connections are learnt"),
+        "{log}"
+    );
+    assert!(!learnt(port), "{}", b.sh("ipvsadm -L -c -n"));
+
+    // The same syncid on both: the backup learns the flow, lvsd (started
+    // again, so its counts are new) reports no foreign syncid.
+    let warned = |log: &str| log.matches("no connections are learnt").count();
+    let warnings = warned(&l.log());
+    l.stop();
+    a.sh("ipvsadm --stop-daemon master && ipvsadm --start-daemon master --syncid 7 --mcast-interface vethA");
+    l.start();
+    let mut port = 41000;
+    wait_for(
+        "the backup learns a connection with lvsd listening",
+        Duration::from_secs(90),
+        || {
+            port += 1;
+            udp_flow(&a, port);
+            learnt(port)
+        },
+        |l| *l,
+    );
+    // The listener logs as it receives, so by now it would have warned.
+    assert_eq!(warned(&l.log()), warnings, "{}", l.log());
+    // A resync (10 s) has listed the sync view since the flow.
+    std::thread::sleep(Duration::from_secs(12));
+    let m = foreign_samples("sb");
+    assert_eq!(m, "", "no foreign syncid with matching ones");
+    let json: String = l.action("status --json").1.split_whitespace().collect();
+    assert!(json.contains(r#""sync_foreign":[]"#), "{json}");
+    l.stop();
+}

@@ -293,6 +293,11 @@ pub fn build(
             })
             .collect(),
         error: sync.error.is_some(),
+        foreign: sync
+            .foreign
+            .iter()
+            .map(|f| (f.interface.clone(), f.syncid, f.messages))
+            .collect(),
     };
     Scrape {
         reals,

@@ -133,6 +133,13 @@ async fn a_scrape_shows_the_sync_threads_last_listed() {
             (DaemonState::Backup, "eth1".into(), 7, false),
         ],
         error: None,
+        foreign: vec![crate::daemon::sync::ForeignSyncid {
+            interface: "eth1".into(),
+            syncid: 8,
+            ours: 7,
+            messages: 12,
+            last_peer: "192.0.2.1".parse().unwrap(),
+        }],
     });
     let cache = KernelCache::new(KERNEL_CACHE);
     let scrape = |m: &Metrics| {
@@ -145,12 +152,14 @@ async fn a_scrape_shows_the_sync_threads_last_listed() {
         r#"lvsd_sync_thread{state="master",interface="eth0",syncid="7",owner="lvsd"} 1"#,
         r#"lvsd_sync_thread{state="backup",interface="eth1",syncid="7",owner="other"} 1"#,
         "lvsd_sync_error 0",
+        r#"lvsd_sync_foreign_syncid_messages_total{interface="eth1",syncid="8"} 12"#,
     ] {
         assert!(t.lines().any(|l| l == line), "missing {line:?} in\n{t}");
     }
     m.sync(&SyncView {
         threads: Vec::new(),
         error: Some("cannot list the sync threads: EPERM".into()),
+        foreign: Vec::new(),
     });
     let t = scrape(&m);
     assert!(!t.contains("lvsd_sync_thread{"), "{t}");

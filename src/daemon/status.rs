@@ -39,6 +39,25 @@ pub struct DaemonStatus {
     /// Why the threads could not be listed, if they could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_error: Option<String>,
+    /// Sync messages of other syncids seen on the backup's sync group:
+    /// the kernel's backup thread drops them, so it learns no connection
+    /// from that master.
+    #[serde(default)]
+    pub sync_foreign: Vec<ForeignSyncidStatus>,
+}
+
+/// Sync messages of one other syncid seen on the backup's sync group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignSyncidStatus {
+    pub interface: String,
+    /// The sender's syncid.
+    pub syncid: u8,
+    /// This backup's syncid.
+    pub our_syncid: u8,
+    /// Messages seen since lvsd started listening.
+    pub messages: u64,
+    /// The sender of the last one.
+    pub last_peer: String,
 }
 
 /// One running sync thread.
@@ -120,6 +139,17 @@ pub fn build(config_path: &Path, pid: u32, view: &View, sync: &SyncView) -> Daem
             })
             .collect(),
         sync_error: sync.error.clone(),
+        sync_foreign: sync
+            .foreign
+            .iter()
+            .map(|f| ForeignSyncidStatus {
+                interface: f.interface.clone(),
+                syncid: f.syncid,
+                our_syncid: f.ours,
+                messages: f.messages,
+                last_peer: f.last_peer.to_string(),
+            })
+            .collect(),
     }
 }
 

@@ -65,6 +65,7 @@ fn sample() -> DaemonStatus {
         }],
         sync: vec![],
         sync_error: None,
+        sync_foreign: vec![],
     }
 }
 
@@ -119,12 +120,21 @@ fn sync_threads_are_shown_with_who_started_them() {
             (DaemonState::Backup, "eth2".into(), 9, false),
         ],
         error: None,
+        foreign: vec![crate::daemon::sync::ForeignSyncid {
+            interface: "eth2".into(),
+            syncid: 8,
+            ours: 9,
+            messages: 3,
+            last_peer: "192.0.2.1".parse().unwrap(),
+        }],
     };
     let s = build(Path::new("/x.cf"), 42, &view, &sync);
     assert_eq!(
         render(&s),
         "sync master on eth1 syncid 7 (started by lvsd)\n\
-         sync backup on eth2 syncid 9 (not started by lvsd; left alone)\n"
+         sync backup on eth2 syncid 9 (not started by lvsd; left alone)\n\
+         sync: 3 messages with syncid 8 on eth2 (last from 192.0.2.1), ours is 9: \
+         the backup thread drops these: no connections are learnt\n"
     );
     let r = Report::new(
         ProcState::Running(42),
@@ -132,12 +142,20 @@ fn sync_threads_are_shown_with_who_started_them() {
         Path::new("/run/lvsd.x.cf.pid"),
         Some(s.clone()),
     );
-    assert!(render_porcelain(&r)
-        .ends_with("sync\tmaster\teth1\t7\tlvsd\nsync\tbackup\teth2\t9\tother\n"));
+    assert!(render_porcelain(&r).ends_with(
+        "sync\tmaster\teth1\t7\tlvsd\nsync\tbackup\teth2\t9\tother\n\
+             sync-foreign\teth2\t8\t9\t3\t192.0.2.1\n"
+    ));
     let json = serde_json::to_string(&s).unwrap();
     assert!(
         json.contains(
             r#""sync":[{"state":"master","interface":"eth1","syncid":7,"started_by_lvsd":true}"#
+        ),
+        "{json}"
+    );
+    assert!(
+        json.contains(
+            r#""sync_foreign":[{"interface":"eth2","syncid":8,"our_syncid":9,"messages":3,"last_peer":"192.0.2.1"}]"#
         ),
         "{json}"
     );
@@ -194,6 +212,7 @@ fn a_hand_edited_status_renders_without_control_characters() {
         }],
         sync: vec![],
         sync_error: None,
+        sync_foreign: vec![],
     };
     let out = render(&s);
     let lines: Vec<&str> = out.lines().collect();

@@ -11,11 +11,16 @@ use std::path::{Path, PathBuf};
 
 use tracing::{error, info, warn};
 
+pub mod header;
+pub mod listen;
+
 use crate::config::model::Sync;
 use crate::ipvs::snapshot::{Daemon, DaemonState, Timeouts};
 use crate::ipvs::{Client, IpvsError};
 
-pub use crate::director::sync_plan::{plan, state_name, wanted, Action, Ours, SyncView};
+pub use crate::director::sync_plan::{
+    plan, state_name, wanted, Action, ForeignSyncid, Ours, SyncView,
+};
 
 /// The part of the IPVS client the sync lifecycle needs.
 pub trait SyncKernel {
@@ -159,10 +164,12 @@ pub fn view(k: &mut impl SyncKernel, ours: Ours) -> SyncView {
                 .map(|d| (d.state, d.mcast_ifn.clone(), d.sync_id, ours.has(d.state)))
                 .collect(),
             error: None,
+            foreign: Vec::new(),
         },
         Err(e) => SyncView {
             threads: Vec::new(),
             error: Some(format!("cannot list the sync threads: {e}")),
+            foreign: Vec::new(),
         },
     }
 }
@@ -171,6 +178,8 @@ pub fn view(k: &mut impl SyncKernel, ours: Ours) -> SyncView {
 pub struct SyncThreads {
     ours: Ours,
     record: PathBuf,
+    /// Reports messages of other syncids on the backup's group.
+    listener: Option<listen::Listener>,
 }
 
 impl SyncThreads {
@@ -180,6 +189,7 @@ impl SyncThreads {
         SyncThreads {
             ours: Ours::load(&record),
             record,
+            listener: None,
         }
     }
 
@@ -209,16 +219,40 @@ impl SyncThreads {
                 ),
             }
         }
+        if result.is_ok() {
+            self.listen(s);
+        }
         result.map(|_| ())
     }
 
-    /// The threads running now, each marked with whether lvsd started it.
+    /// Starts, restarts or stops the listener for `s`. Outside a tokio
+    /// runtime (the unit tests of the threads) there is none to run it on.
+    fn listen(&mut self, s: &Sync) {
+        let want = listen::Spec::of(s);
+        if self.listener.as_ref().map(listen::Listener::spec) == want.as_ref() {
+            return;
+        }
+        self.listener = None;
+        if let (Some(spec), Ok(rt)) = (want, tokio::runtime::Handle::try_current()) {
+            self.listener = Some(listen::Listener::spawn(&rt, spec));
+        }
+    }
+
+    /// The threads running now, each marked with whether lvsd started it,
+    /// and the messages of other syncids seen.
     pub fn view(&self, k: &mut impl SyncKernel) -> SyncView {
-        view(k, self.ours)
+        let mut v = view(k, self.ours);
+        v.foreign = self
+            .listener
+            .as_ref()
+            .map(listen::Listener::view)
+            .unwrap_or_default();
+        v
     }
 
     /// At shutdown: stops the threads lvsd started.
     pub fn stop(&mut self, k: &mut impl SyncKernel) {
+        self.listener = None;
         if self.ours == Ours::default() {
             return;
         }

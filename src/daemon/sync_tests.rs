@@ -204,3 +204,26 @@ fn the_record_round_trips_and_ignores_garbage() {
     );
     assert_eq!(Ours::load(&dir.path().join("missing")), Ours::default());
 }
+
+/// The listener follows the backup thread's settings: started with it,
+/// restarted for a new syncid, stopped when the backup goes or lvsd stops.
+#[tokio::test]
+async fn the_foreign_syncid_listener_follows_the_backup_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = fake();
+    let mut t = SyncThreads::new(dir.path().join("x.sync"));
+    let spec = |t: &SyncThreads| t.listener.as_ref().map(|l| l.spec().clone());
+    t.apply(&mut k, &sync(SyncRole::Backup, "eth0", 3)).unwrap();
+    assert_eq!(
+        spec(&t).map(|s| (s.interface, s.ours)),
+        Some(("eth0".into(), 3))
+    );
+    t.apply(&mut k, &sync(SyncRole::Both, "eth0", 4)).unwrap();
+    assert_eq!(spec(&t).map(|s| s.ours), Some(4));
+    assert!(t.view(&mut k).foreign.is_empty());
+    t.apply(&mut k, &sync(SyncRole::Master, "eth0", 4)).unwrap();
+    assert_eq!(spec(&t), None, "a master alone receives nothing");
+    t.apply(&mut k, &sync(SyncRole::Backup, "eth0", 4)).unwrap();
+    t.stop(&mut k);
+    assert_eq!(spec(&t), None);
+}

@@ -111,6 +111,21 @@ pub struct SyncView {
     pub threads: Vec<(DaemonState, String, u32, bool)>,
     /// The last failure to bring them in line, if the last step failed.
     pub error: Option<String>,
+    /// Sync messages of other syncids seen on the backup's group (the
+    /// kernel's backup drops them).
+    pub foreign: Vec<ForeignSyncid>,
+}
+
+/// Sync messages of one other syncid seen on the backup's sync group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignSyncid {
+    pub interface: String,
+    pub syncid: u8,
+    /// The backup's own syncid.
+    pub ours: u8,
+    pub messages: u64,
+    /// Who sent the last one.
+    pub last_peer: std::net::IpAddr,
 }
 
 pub fn state_name(s: DaemonState) -> &'static str {

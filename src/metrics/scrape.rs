@@ -68,6 +68,9 @@ pub struct Sync {
     pub threads: Vec<SyncThread>,
     /// Whether the last attempt to list or bring them in line failed.
     pub error: bool,
+    /// Sync messages of other syncids seen on the backup's group:
+    /// (interface, their syncid, messages).
+    pub foreign: Vec<(String, u8, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -263,6 +266,16 @@ fn sync(w: &mut Writer, s: &Sync) {
         "1 if the sync threads could not be listed or brought in line with syncdaemon= the last time lvsd tried.",
     );
     w.sample(name, &[], u64::from(s.error));
+    let name = "lvsd_sync_foreign_syncid_messages_total";
+    w.family(
+        name,
+        Kind::Counter,
+        "Sync messages seen on the backup's sync group with another syncid than syncid=, by interface and their syncid: the kernel's backup thread drops them and learns no connection from that master.",
+    );
+    for (interface, syncid, n) in &s.foreign {
+        let syncid = syncid.to_string();
+        w.sample(name, &[("interface", interface), ("syncid", &syncid)], *n);
+    }
 }
 
 fn kernel(w: &mut Writer, k: &Result<Vec<KernelEntry>, String>) {

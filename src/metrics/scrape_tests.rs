@@ -64,6 +64,7 @@ fn sample() -> Scrape {
                 },
             ],
             error: false,
+            foreign: vec![("eth1".into(), 8, 12)],
         },
         kernel: Ok(vec![
             KernelEntry {
@@ -190,10 +191,15 @@ fn sync_threads_by_state_interface_syncid_and_owner() {
         r#"lvsd_sync_thread{state="backup",interface="eth1",syncid="0",owner="other"} 1"#,
     );
     has(&t, "lvsd_sync_error 0");
+    has(
+        &t,
+        r#"lvsd_sync_foreign_syncid_messages_total{interface="eth1",syncid="8"} 12"#,
+    );
     let mut s = sample();
     s.sync = Sync {
         threads: Vec::new(),
         error: true,
+        foreign: Vec::new(),
     };
     let t = render(&s);
     assert!(!t.contains("lvsd_sync_thread{"), "{t}");

@@ -35,6 +35,7 @@ pub(super) fn yes_no(b: bool) -> &'static str {
 /// virtual SERVICE IPVSADM SCHEDULER IN-KERNEL FALLBACK
 /// real    SERVICE REAL HEALTH KERNEL-WEIGHT WEIGHT MAINTENANCE FAILURES LAST
 /// sync    STATE INTERFACE SYNCID STARTED-BY (lvsd|other)
+/// sync-foreign INTERFACE SYNCID OUR-SYNCID MESSAGES LAST-PEER
 /// ```
 pub fn render_porcelain(r: &Report) -> String {
     let mut out = String::new();
@@ -98,6 +99,19 @@ pub fn render_porcelain(r: &Report) -> String {
             &["sync", &t.state, &t.interface, &t.syncid.to_string(), by],
         );
     }
+    for f in r.status.iter().flat_map(|s| &s.sync_foreign) {
+        line(
+            &mut out,
+            &[
+                "sync-foreign",
+                &f.interface,
+                &f.syncid.to_string(),
+                &f.our_syncid.to_string(),
+                &f.messages.to_string(),
+                &f.last_peer,
+            ],
+        );
+    }
     out
 }
 
@@ -119,5 +133,9 @@ pub(super) fn escaped(s: &DaemonStatus) -> DaemonStatus {
         t.interface = escape_text(&t.interface);
     }
     s.sync_error = s.sync_error.as_deref().map(escape_text);
+    for f in &mut s.sync_foreign {
+        f.interface = escape_text(&f.interface);
+        f.last_peer = escape_text(&f.last_peer);
+    }
     s
 }

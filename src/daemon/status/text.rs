@@ -51,5 +51,12 @@ pub fn render(s: &DaemonStatus) -> String {
     if let Some(e) = &s.sync_error {
         let _ = writeln!(out, "sync: {e}");
     }
+    for f in &s.sync_foreign {
+        let _ = writeln!(
+            out,
+            "sync: {} messages with syncid {} on {} (last from {}), ours is {}: the backup thread drops these: no connections are learnt",
+            f.messages, f.syncid, f.interface, f.last_peer, f.our_syncid
+        );
+    }
     out
 }
