@@ -77,3 +77,5 @@ pub mod director;
 pub mod ipvs;
 pub mod lvs;
 pub mod metrics;
+#[cfg(test)]
+mod testlog;

@@ -217,29 +217,11 @@ async fn the_first_round_logs_every_result_before_the_first_pass() {
 
 /// The INFO lines `f` writes, on this thread (the test's runtime).
 async fn info_lines<F: Future>(f: F) -> (F::Output, Vec<String>) {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let out = buf.clone();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || out.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(sub);
+    let log = crate::testlog::Captured::default();
+    let guard = tracing::subscriber::set_default(log.subscriber());
     let r = f.await;
     drop(guard);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    (r, text.lines().map(str::to_owned).collect())
+    (r, log.lines())
 }
 
 /// A first round of 200 reals coming up logs one line, not 200 (each is

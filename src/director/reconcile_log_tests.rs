@@ -1,36 +1,15 @@
 //! How much a pass logs: a line per change, except for a full pass too
 //! big for one (a start programming thousands of reals).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use super::*;
 use crate::check::Health;
 use crate::ipvs::memory::MemoryKernel;
 
 /// The INFO lines written while `f` runs.
 fn info_lines(f: impl FnOnce()) -> Vec<String> {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let out = buf.clone();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || out.clone())
-        .finish();
-    tracing::subscriber::with_default(sub, f);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    text.lines().map(str::to_owned).collect()
+    let log = crate::testlog::Captured::default();
+    tracing::subscriber::with_default(log.subscriber(), f);
+    log.lines()
 }
 
 /// VIRTUALS virtuals of 10 reals each.
