@@ -66,3 +66,32 @@ fn small_passes_and_health_passes_log_each_change() {
     assert_eq!(applied(&lines), 200, "{lines:#?}");
     assert!(lines.iter().all(|l| !l.contains("one pass")), "{lines:#?}");
 }
+
+#[test]
+fn a_health_pass_that_must_read_the_table_first_still_logs_each_change() {
+    let c = config(20);
+    let up = Facts::all_up(&c);
+    let mut down = up.clone();
+    down.health.values_mut().for_each(|h| *h = Health::Down);
+    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
+    info_lines(|| drop(d.reconcile(&up).unwrap()));
+    // A failed pass: the next health pass reads the whole table first.
+    d.kernel().fail_applies = 1;
+    assert!(d.update(&down).is_err());
+    let lines = info_lines(|| assert_eq!(d.update(&down).unwrap().applied.len(), 200));
+    assert_eq!(applied(&lines), 200, "{lines:#?}");
+}
+
+#[test]
+fn a_big_pass_that_fails_still_writes_its_summary() {
+    let c = config(20);
+    let facts = Facts::all_up(&c);
+    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
+    d.kernel().fail_applies = 1;
+    let lines = info_lines(|| assert!(d.reconcile(&facts).is_err()));
+    assert_eq!(
+        applied(&lines),
+        1,
+        "the failed start left no line: {lines:#?}"
+    );
+}
