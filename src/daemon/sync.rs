@@ -219,16 +219,29 @@ impl SyncThreads {
                 ),
             }
         }
-        if result.is_ok() {
-            self.listen(s);
-        }
+        // Also after a failed step: it may have restarted the backup
+        // thread before something else was refused.
+        self.listen(k, s);
         result.map(|_| ())
     }
 
-    /// Starts, restarts or stops the listener for `s`. Outside a tokio
-    /// runtime (the unit tests of the threads) there is none to run it on.
-    fn listen(&mut self, s: &Sync) {
-        let want = listen::Spec::of(s);
+    /// Starts, restarts or stops the listener for `s`, judging by the
+    /// backup thread the kernel runs (its syncid is what it drops others
+    /// by, whoever started it or whatever the last step managed). Outside a
+    /// tokio runtime (the unit tests of the threads) there is none to run
+    /// it on.
+    fn listen(&mut self, k: &mut impl SyncKernel, s: &Sync) {
+        let running = match k.daemons() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "cannot list the sync threads; the foreign syncid report keeps its settings");
+                return;
+            }
+        };
+        let backup = running.iter().find(|d| d.state == DaemonState::Backup);
+        let want = listen::Spec::of(s)
+            .and(backup)
+            .and_then(listen::Spec::of_thread);
         if self.listener.as_ref().map(listen::Listener::spec) == want.as_ref() {
             return;
         }

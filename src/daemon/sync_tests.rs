@@ -227,3 +227,27 @@ async fn the_foreign_syncid_listener_follows_the_backup_settings() {
     t.stop(&mut k);
     assert_eq!(spec(&t), None);
 }
+
+/// The listener judges by the backup thread the kernel runs: one started
+/// by someone else with another syncid, or none when lvsd's could not be
+/// started.
+#[tokio::test]
+async fn the_foreign_syncid_listener_follows_the_kernels_backup_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |t: &SyncThreads| t.listener.as_ref().map(|l| l.spec().clone());
+    let mut k = fake();
+    k.running
+        .push(wanted(&sync(SyncRole::Backup, "eth1", 9)).remove(0));
+    let mut t = SyncThreads::new(dir.path().join("x.sync"));
+    t.apply(&mut k, &sync(SyncRole::Backup, "eth0", 3)).unwrap();
+    assert_eq!(
+        spec(&t).map(|s| (s.interface, s.ours)),
+        Some(("eth1".into(), 9)),
+        "the running thread drops by syncid 9 on eth1, not by the file's 3"
+    );
+    // No backup thread runs (its interface is gone): nothing to report.
+    let mut k = Fake::default();
+    let mut t = SyncThreads::new(dir.path().join("y.sync"));
+    assert!(t.apply(&mut k, &sync(SyncRole::Backup, "eth0", 3)).is_err());
+    assert_eq!(spec(&t), None);
+}

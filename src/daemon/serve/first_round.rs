@@ -22,9 +22,9 @@ pub(in crate::daemon) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
         .min(30);
     let deadline =
         Instant::now() + Duration::from_secs(u64::from(cap)) + Duration::from_millis(500);
-    // Logged when the round ends, before the first pass that acts on them:
-    // one line each, or one line for a round too big for that.
-    let mut seen = Vec::new();
+    // One line per transition, as it comes, or for a round too big for
+    // that each at debug and one summary line (see `log_summary`).
+    let each = st.engine.snapshot().len() <= LOG_EACH_UP_TO;
     let stopped = loop {
         let pending = st
             .engine
@@ -37,41 +37,52 @@ pub(in crate::daemon) async fn first_round<K: Kernel + SyncKernel, P: Checker>(
             // Logged now, they come before the first pass that acts on
             // them (the operator's log must not show a weight first).
             while let Ok(ev) = events.try_recv() {
-                seen.push(ev);
+                note(st, &ev, each);
             }
             break false;
         }
         tokio::select! {
-            ev = events.recv() => seen.extend(ev),
+            ev = events.recv() => {
+                if let Some(ev) = ev {
+                    note(st, &ev, each);
+                }
+            }
             // SIGHUP stays in its stream: serve() reloads once running.
             _ = shutdown.as_mut() => break true,
             _ = sleep(Duration::from_millis(100)) => {}
         }
     };
-    log_round(&seen);
+    if !each {
+        log_summary(&st.engine.snapshot());
+    }
     stopped
 }
 
-/// The first round's transitions, each at info level up to
-/// [`LOG_EACH_UP_TO`]; past that each at debug and one summary line: 10,000
-/// `checktype=on` reals coming up wrote 10,000 lines twice (stderr and
-/// `logfile=`) between the full table and READY, the most of the time
-/// lvsd stayed busy after its table was full. The status file and
-/// `lvsd status` show every real.
-fn log_round(seen: &[HealthEvent<RealKey>]) {
-    if seen.len() <= LOG_EACH_UP_TO {
-        seen.iter().for_each(log_event);
-        return;
-    }
-    for ev in seen {
+fn note<K: Kernel + SyncKernel, P: Checker>(
+    st: &mut State<K, P>,
+    ev: &HealthEvent<RealKey>,
+    each: bool,
+) {
+    if each {
+        st.health_changed(ev);
+    } else {
         debug!(service = %ev.key.service, real = %ev.key.real, from = %ev.from,
             to = %ev.to, reason = %ev.reason, "real server health changed");
     }
-    let up = seen.iter().filter(|e| e.to == Health::Up).count();
+}
+
+/// A first round of more than [`LOG_EACH_UP_TO`] reals: one line, each
+/// real's state as the round left it. 10,000 `checktype=on` reals coming
+/// up wrote 10,000 lines twice (stderr and `logfile=`) between the full
+/// table and READY, most of the time lvsd stayed busy after its table was
+/// full. The status file and `lvsd status` show every real.
+fn log_summary(states: &std::collections::BTreeMap<RealKey, crate::check::Status>) {
+    let count = |h: Health| states.values().filter(|s| s.health == h).count();
     info!(
-        reals = seen.len(),
-        up,
-        down = seen.len() - up,
+        reals = states.len(),
+        up = count(Health::Up),
+        down = count(Health::Down),
+        unknown = count(Health::Unknown),
         "first check round (each real's health at debug level; the status file shows every real)"
     );
 }

@@ -28,6 +28,7 @@ use tracing::{info, warn};
 use super::header;
 use crate::config::model::Sync;
 use crate::director::sync_plan::ForeignSyncid;
+use crate::ipvs::snapshot::Daemon;
 
 /// What to listen to: the backup thread's group, port and interface, and
 /// its syncid.
@@ -40,8 +41,26 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// `None` when there is nothing to report: no backup thread, or syncid
-    /// 0 (the kernel's backup then takes every syncid).
+    /// The running backup thread's group, port, interface and syncid;
+    /// `None` for syncid 0 (the kernel's backup then takes every syncid).
+    pub fn of_thread(d: &Daemon) -> Option<Spec> {
+        let ours = u8::try_from(d.sync_id).ok().filter(|id| *id != 0)?;
+        Some(Spec {
+            interface: d.mcast_ifn.clone(),
+            group: d
+                .mcast_group
+                .unwrap_or(IpAddr::V4(header::DEFAULT_GROUP_V4)),
+            port: if d.mcast_port == 0 {
+                header::DEFAULT_PORT
+            } else {
+                d.mcast_port
+            },
+            ours,
+        })
+    }
+
+    /// What the configuration asks for; `None` when there is nothing to
+    /// report: no backup thread, or syncid 0.
     pub fn of(s: &Sync) -> Option<Spec> {
         let interface = s.interface.clone()?;
         if !s.role.backup() || s.syncid == 0 {
@@ -139,9 +158,14 @@ async fn run(spec: Spec, tally: Arc<Mutex<Tally>>) {
         match open(&spec) {
             Ok(sock) => {
                 info!(interface = %spec.interface, group = %spec.group, port = spec.port, "listening for sync messages of other syncids");
-                backoff = BACKOFF_FIRST;
+                let opened = Instant::now();
                 let e = receive(&sock, &spec, &tally).await;
                 warn!(interface = %spec.interface, error = %e, "sync listener: cannot receive; opening a new socket");
+                // Only a socket that served a while resets the backoff: one
+                // that opens and fails at once would log twice a second.
+                if opened.elapsed() >= BACKOFF_MAX {
+                    backoff = BACKOFF_FIRST;
+                }
             }
             Err(e) => {
                 warn!(interface = %spec.interface, group = %spec.group, port = spec.port, error = %e, retry_in = ?backoff, "sync listener: cannot listen on the sync group (the kernel's backup thread is not affected)");
