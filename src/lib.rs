@@ -32,15 +32,18 @@
 //!   a pass (`outputs`), pid files and `/proc` identification (`pidfile`,
 //!   `pidfile/process.rs`), the status file and its text and porcelain
 //!   renderings (`status`, `status/`), the sync threads carried out
-//!   (`sync`). No file over ~300 lines; tests sit beside their file as
-//!   `*_tests.rs`.
+//!   (`sync`) and the read-only listener that reports sync messages of
+//!   other syncids (`sync/listen.rs`, their header parsed in
+//!   `sync/header.rs`). Files of about 300 lines at most; tests sit beside
+//!   their file as `*_tests.rs`.
 //! - [`metrics`]: the opt-in Prometheus endpoint: rendering (pure) and the
 //!   HTTP server; the daemon feeds it. It reads check's data; check knows
 //!   nothing of it.
 //! - [`cli`]: the command line; the only place that prints and picks exit
 //!   codes, so ldirectord's start/stop/status/reload live here too
 //!   (`cli/control.rs`, `control/spawn.rs`, `control/show.rs`), driving the
-//!   daemon through its pid files, lock and status file.
+//!   daemon through its pid files, lock and status file; `cli/ldcompat.rs`
+//!   parses ldirectord's argv into the types of `cli/invocation.rs`.
 //!
 //! # Where a directive is handled
 //!
