@@ -47,6 +47,18 @@ fn a_start_of_thousands_logs_one_line_and_each_change_at_debug() {
     );
 }
 
+/// A director that programmed 20 virtuals x 10 reals, and the facts that
+/// take every real down (200 changes, over the limit).
+fn started_then_all_down() -> (Director<MemoryKernel>, Facts) {
+    let c = config(20);
+    let up = Facts::all_up(&c);
+    let mut down = up.clone();
+    down.health.values_mut().for_each(|h| *h = Health::Down);
+    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
+    info_lines(|| drop(d.reconcile(&up).unwrap()));
+    (d, down)
+}
+
 #[test]
 fn small_passes_and_health_passes_log_each_change() {
     // A full pass under the limit: a line per change.
@@ -56,12 +68,7 @@ fn small_passes_and_health_passes_log_each_change() {
     assert_eq!(applied(&info_lines(|| drop(d.reconcile(&up).unwrap()))), 55);
 
     // A health pass over the limit still says which real moved, each.
-    let c = config(20);
-    let up = Facts::all_up(&c);
-    let mut down = up.clone();
-    down.health.values_mut().for_each(|h| *h = Health::Down);
-    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
-    info_lines(|| drop(d.reconcile(&up).unwrap()));
+    let (mut d, down) = started_then_all_down();
     let lines = info_lines(|| assert_eq!(d.update(&down).unwrap().applied.len(), 200));
     assert_eq!(applied(&lines), 200, "{lines:#?}");
     assert!(lines.iter().all(|l| !l.contains("one pass")), "{lines:#?}");
@@ -69,12 +76,7 @@ fn small_passes_and_health_passes_log_each_change() {
 
 #[test]
 fn a_health_pass_that_must_read_the_table_first_still_logs_each_change() {
-    let c = config(20);
-    let up = Facts::all_up(&c);
-    let mut down = up.clone();
-    down.health.values_mut().for_each(|h| *h = Health::Down);
-    let mut d = Director::new(MemoryKernel::default(), c, Owned::new(), None);
-    info_lines(|| drop(d.reconcile(&up).unwrap()));
+    let (mut d, down) = started_then_all_down();
     // A failed pass: the next health pass reads the whole table first.
     d.kernel().fail_applies = 1;
     assert!(d.update(&down).is_err());
