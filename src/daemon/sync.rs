@@ -231,6 +231,11 @@ impl SyncThreads {
     /// tokio runtime (the unit tests of the threads) there is none to run
     /// it on.
     fn listen(&mut self, k: &mut impl SyncKernel, s: &Sync) {
+        // No backup asked for (most directors): nothing to ask the kernel.
+        if listen::Spec::of(s).is_none() {
+            self.listener = None;
+            return;
+        }
         let running = match k.daemons() {
             Ok(r) => r,
             Err(e) => {
@@ -239,9 +244,7 @@ impl SyncThreads {
             }
         };
         let backup = running.iter().find(|d| d.state == DaemonState::Backup);
-        let want = listen::Spec::of(s)
-            .and(backup)
-            .and_then(listen::Spec::of_thread);
+        let want = backup.and_then(listen::Spec::of_thread);
         if self.listener.as_ref().map(listen::Listener::spec) == want.as_ref() {
             return;
         }
