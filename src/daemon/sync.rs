@@ -232,7 +232,7 @@ impl SyncThreads {
     /// it on.
     fn listen(&mut self, k: &mut impl SyncKernel, s: &Sync) {
         // No backup asked for (most directors): nothing to ask the kernel.
-        if listen::Spec::of(s).is_none() {
+        if !listen::Spec::wanted(s) {
             self.listener = None;
             return;
         }

@@ -59,19 +59,10 @@ impl Spec {
         })
     }
 
-    /// What the configuration asks for; `None` when there is nothing to
-    /// report: no backup thread, or syncid 0.
-    pub fn of(s: &Sync) -> Option<Spec> {
-        let interface = s.interface.clone()?;
-        if !s.role.backup() || s.syncid == 0 {
-            return None;
-        }
-        Some(Spec {
-            interface,
-            group: s.group.unwrap_or(IpAddr::V4(header::DEFAULT_GROUP_V4)),
-            port: s.port.unwrap_or(header::DEFAULT_PORT),
-            ours: s.syncid,
-        })
+    /// Whether the configuration asks for a backup thread at all: only
+    /// then is the kernel asked which one runs.
+    pub fn wanted(s: &Sync) -> bool {
+        s.role.backup()
     }
 }
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::model::SyncRole;
 use crate::daemon::sync::header::{encode, Header, Version};
+use crate::ipvs::snapshot::DaemonState;
 
 fn spec(ours: u8) -> Spec {
     Spec {
@@ -23,33 +24,43 @@ fn msg(syncid: u8) -> Vec<u8> {
 }
 
 #[test]
-fn spec_only_for_a_backup_with_a_syncid() {
-    let mut s = Sync {
-        role: SyncRole::Both,
-        interface: Some("eth1".into()),
-        syncid: 7,
-        ..Sync::default()
+fn spec_from_the_running_backup_thread_with_a_syncid() {
+    let mut d = Daemon {
+        state: DaemonState::Backup,
+        mcast_ifn: "eth1".into(),
+        sync_id: 7,
+        sync_maxlen: 0,
+        mcast_group: None,
+        mcast_port: 0,
+        mcast_ttl: 0,
     };
+    // The kernel's defaults when the thread names no group or port.
     assert_eq!(
-        Spec::of(&s),
+        Spec::of_thread(&d),
         Some(Spec {
             interface: "eth1".into(),
             ..spec(7)
         })
     );
-    s.port = Some(9000);
-    s.group = Some("239.1.2.3".parse().unwrap());
-    let sp = Spec::of(&s).unwrap();
+    d.mcast_port = 9000;
+    d.mcast_group = Some("239.1.2.3".parse().unwrap());
+    let sp = Spec::of_thread(&d).unwrap();
     assert_eq!((sp.group.to_string(), sp.port), ("239.1.2.3".into(), 9000));
-    s.role = SyncRole::Master;
-    assert_eq!(Spec::of(&s), None, "a master receives nothing");
-    s.role = SyncRole::Backup;
-    s.syncid = 0;
+    d.sync_id = 0;
     assert_eq!(
-        Spec::of(&s),
+        Spec::of_thread(&d),
         None,
         "syncid 0: the kernel takes every syncid"
     );
+    d.sync_id = 300;
+    assert_eq!(Spec::of_thread(&d), None, "no u8 syncid in the header");
+    let mut s = Sync {
+        role: SyncRole::Master,
+        ..Sync::default()
+    };
+    assert!(!Spec::wanted(&s), "a master receives nothing");
+    s.role = SyncRole::Both;
+    assert!(Spec::wanted(&s));
 }
 
 #[tokio::test(start_paused = true)]
