@@ -18,15 +18,20 @@ fn daemons(l: &Lvsd) -> String {
 
 const METRICS_PORT: u16 = 9461;
 
-/// The `lvsd_sync_thread` samples of a scrape, one per line ("" if the
+/// The samples of metric `family` in a scrape, one per line ("" if the
 /// endpoint does not answer).
-fn sync_samples(ns: &str) -> String {
+fn samples(ns: &str, family: &str) -> String {
+    let prefix = format!("{family}{{");
     http_get(ns, "127.0.0.1", METRICS_PORT, "/metrics")
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.starts_with("lvsd_sync_thread{"))
+        .filter(|l| l.starts_with(&prefix))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn sync_samples(ns: &str) -> String {
+    samples(ns, "lvsd_sync_thread")
 }
 
 fn sample(state: &str, interface: &str, syncid: u32, owner: &str) -> String {
@@ -149,14 +154,8 @@ fn lvsd_drives_the_kernels_sync_threads() {
     assert_eq!(l.ipvsadm("-S -n"), "", "no table programmed");
 }
 
-/// The `lvsd_sync_foreign_syncid_messages_total` samples of a scrape.
 fn foreign_samples(ns: &str) -> String {
-    http_get(ns, "127.0.0.1", METRICS_PORT, "/metrics")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("lvsd_sync_foreign_syncid_messages_total{"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    samples(ns, "lvsd_sync_foreign_syncid_messages_total")
 }
 
 /// A few datagrams of one UDP flow from netns `sa` through its service: the

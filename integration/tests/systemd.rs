@@ -143,6 +143,16 @@ impl Systemd {
             .to_string()
     }
 
+    /// Waits until `unit` is active again (after a reload or a restart).
+    fn wait_active(&self, unit: &str, what: &str) {
+        wait_for(
+            what,
+            LIMIT,
+            || self.prop(unit, "ActiveState"),
+            |s| s == "active",
+        );
+    }
+
     fn journal(&self, unit: &str) -> String {
         self.run(&format!("journalctl --no-pager -o cat -u {unit}"))
             .1
@@ -270,12 +280,7 @@ fn the_packaged_units_run_under_systemd() {
         || sd.table(),
         |t| t.contains("10.77.0.101:80"),
     );
-    wait_for(
-        "active after the reload",
-        LIMIT,
-        || sd.prop("lvsd", "ActiveState"),
-        |s| s == "active",
-    );
+    sd.wait_active("lvsd", "active after the reload");
     // reload with a bad file: systemctl reports it, the daemon serves on.
     let main_pid = sd.prop("lvsd", "MainPID");
     write(
@@ -298,12 +303,7 @@ fn the_packaged_units_run_under_systemd() {
         || sd.prop("lvsd", "StatusText"),
         |s| s.starts_with("reload failed"),
     );
-    wait_for(
-        "active after the failed reload",
-        LIMIT,
-        || sd.prop("lvsd", "ActiveState"),
-        |s| s == "active",
-    );
+    sd.wait_active("lvsd", "active after the failed reload");
     assert_eq!(sd.prop("lvsd", "MainPID"), main_pid);
     let t = sd.table();
     assert!(
